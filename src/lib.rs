@@ -1,0 +1,5 @@
+//! scimd: a SCIM 2.0 service provider that stores what provisioning clients push and
+//! reconciles it into LDAP directories and SQL databases.
+
+pub mod config;
+pub mod scim;

@@ -2,4 +2,9 @@
 //! reconciles it into LDAP directories and SQL databases.
 
 pub mod config;
+pub mod daemon;
+pub mod http;
+pub mod logging;
 pub mod scim;
+pub mod signals;
+pub mod store;

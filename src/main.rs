@@ -1,1 +1,112 @@
-fn main(){}
+//! The `scimd` command line: run the daemon, check a configuration, mint tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use scimd::config;
+
+/// scimd: a SCIM 2.0 service provider that keeps LDAP directories and SQL databases
+/// in sync with what Entra ID, Okta and other identity providers push.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    /// Configuration file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "SCIMD_CONFIG",
+        default_value = "/etc/scimd/scimd.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground (systemd runs this).
+    Run,
+    /// Validate the configuration file and print every error with its line; exit 2 when invalid.
+    CheckConfig,
+    /// Manage provider bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a fresh 256-bit bearer token and the `sha256:` line to put in `tokens`.
+    New,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run => match run(&cli.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scimd: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Token {
+            command: TokenCommand::New,
+        } => match config::new_token() {
+            Ok((token, line)) => {
+                println!("token:  {token}");
+                println!("config: tokens = [\"{line}\"]");
+                eprintln!(
+                    "Give the token to the identity provider; keep only the sha256 line in scimd's configuration."
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("scimd: cannot read the system's random source: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(c) => {
+            println!("{}: OK ({} provider(s))", path.display(), c.providers.len());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors.iter() {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{}: {} error(s); nothing was started",
+                path.display(),
+                errors.iter().count()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(path: &std::path::Path) -> anyhow::Result<()> {
+    let config =
+        config::load(path).map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+    scimd::logging::init(config.log.format, &config.log.level);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let running = scimd::daemon::start(config, true).await?;
+        running.done.await.context("the control loop panicked")?;
+        Ok(())
+    })
+}

@@ -64,12 +64,20 @@ impl fmt::Display for ScimError {
 impl ScimError {
     /// An error with a status and a detail, without `scimType`.
     pub fn new(status: u16, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type: None, detail: detail.into() }
+        ScimError {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
     }
 
     /// A 400 with the given `scimType`.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        ScimError { status: 400, scim_type: Some(scim_type), detail: detail.into() }
+        ScimError {
+            status: 400,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
     }
 
     /// 400 invalidFilter.
@@ -104,7 +112,11 @@ impl ScimError {
 
     /// 409 uniqueness.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
-        ScimError { status: 409, scim_type: Some(ScimType::Uniqueness), detail: detail.into() }
+        ScimError {
+            status: 409,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: detail.into(),
+        }
     }
 
     /// 404 for a resource id that does not exist in this provider.

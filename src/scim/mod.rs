@@ -10,3 +10,4 @@ pub mod schema;
 pub mod value;
 
 pub use error::{ScimError, ScimType};
+pub use schema::{Registry, ResourceKind, registry};

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 /// URN of the core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the Enterprise User extension.
-pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// URN of the core Group schema.
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
@@ -149,7 +150,9 @@ impl AttributeDef {
 
     /// The sub-attribute called `name` (case-insensitive).
     pub fn sub(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The attribute as it appears in `/Schemas`.
@@ -186,7 +189,8 @@ impl AttributeDef {
             v["referenceTypes"] = json!(self.reference_types);
         }
         if !self.sub_attributes.is_empty() {
-            v["subAttributes"] = Value::Array(self.sub_attributes.iter().map(|a| a.to_json()).collect());
+            v["subAttributes"] =
+                Value::Array(self.sub_attributes.iter().map(|a| a.to_json()).collect());
         }
         v
     }
@@ -208,7 +212,9 @@ pub struct SchemaDef {
 impl SchemaDef {
     /// The attribute called `name` (case-insensitive).
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The schema resource as served by `/Schemas/{id}`, without `meta.location`'s base.
@@ -299,6 +305,12 @@ pub struct Registry {
     common: Vec<AttributeDef>,
 }
 
+/// The process-wide registry (the schemas are fixed at build time).
+pub fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::new);
+    &REGISTRY
+}
+
 impl Default for Registry {
     fn default() -> Self {
         Self::new()
@@ -308,7 +320,12 @@ impl Default for Registry {
 impl Registry {
     /// The registry of RFC 7643's User, Enterprise User and Group schemas.
     pub fn new() -> Self {
-        Registry { user: user_schema(), enterprise: enterprise_schema(), group: group_schema(), common: common_attributes() }
+        Registry {
+            user: user_schema(),
+            enterprise: enterprise_schema(),
+            group: group_schema(),
+            common: common_attributes(),
+        }
     }
 
     /// Every schema, in discovery order.
@@ -318,7 +335,9 @@ impl Registry {
 
     /// The schema with this URN (case-insensitive).
     pub fn schema(&self, urn: &str) -> Option<&SchemaDef> {
-        self.schemas().into_iter().find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.schemas()
+            .into_iter()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// The core schema of a resource kind.
@@ -345,14 +364,27 @@ impl Registry {
     /// Resolves `[urn:]name[.sub]` for a resource kind; names are case-insensitive.
     /// A URN prefix selects the core schema or an extension; without one, the common
     /// attributes and then the core schema are searched.
-    pub fn resolve(&self, kind: ResourceKind, urn: Option<&str>, name: &str, sub: Option<&str>) -> Option<Resolved<'_>> {
+    pub fn resolve(
+        &self,
+        kind: ResourceKind,
+        urn: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Option<Resolved<'_>> {
         let (schema, extension, attr) = match urn {
             Some(urn) => {
                 let core = self.core(kind);
                 if core.id.eq_ignore_ascii_case(urn) {
-                    (Some(core.id), false, core.attribute(name).or_else(|| self.common_attr(name))?)
+                    (
+                        Some(core.id),
+                        false,
+                        core.attribute(name).or_else(|| self.common_attr(name))?,
+                    )
                 } else {
-                    let ext = self.extensions(kind).iter().find(|s| s.id.eq_ignore_ascii_case(urn))?;
+                    let ext = self
+                        .extensions(kind)
+                        .iter()
+                        .find(|s| s.id.eq_ignore_ascii_case(urn))?;
                     (Some(ext.id), true, ext.attribute(name)?)
                 }
             }
@@ -368,11 +400,18 @@ impl Registry {
             Some(s) => Some(attr.sub(s)?),
             None => None,
         };
-        Some(Resolved { schema, extension, attr, sub })
+        Some(Resolved {
+            schema,
+            extension,
+            attr,
+            sub,
+        })
     }
 
     fn common_attr(&self, name: &str) -> Option<&AttributeDef> {
-        self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.common
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -383,10 +422,17 @@ fn s(name: &'static str, d: &'static str) -> AttributeDef {
     AttributeDef::new(name, Str, d)
 }
 
-fn typed_value_list(name: &'static str, d: &'static str, types: &'static [&'static str]) -> AttributeDef {
+fn typed_value_list(
+    name: &'static str,
+    d: &'static str,
+    types: &'static [&'static str],
+) -> AttributeDef {
     AttributeDef::new(name, Complex, d).multi().subs(vec![
         s("value", "The value."),
-        s("display", "A human-readable name, primarily used for display purposes."),
+        s(
+            "display",
+            "A human-readable name, primarily used for display purposes.",
+        ),
         s("type", "A label indicating the attribute's function.").canonical(types),
         AttributeDef::new("primary", Boolean, "Whether this is the preferred value."),
     ])
@@ -394,22 +440,41 @@ fn typed_value_list(name: &'static str, d: &'static str, types: &'static [&'stat
 
 fn common_attributes() -> Vec<AttributeDef> {
     vec![
-        s("id", "Unique identifier of the resource, issued by the service provider.")
-            .case_exact()
+        s(
+            "id",
+            "Unique identifier of the resource, issued by the service provider.",
+        )
+        .case_exact()
+        .mutability(ReadOnly)
+        .returned(Returned::Always)
+        .unique(),
+        s(
+            "externalId",
+            "Identifier of the resource as defined by the provisioning client.",
+        )
+        .case_exact(),
+        AttributeDef::new("meta", Complex, "Resource metadata.")
             .mutability(ReadOnly)
-            .returned(Returned::Always)
-            .unique(),
-        s("externalId", "Identifier of the resource as defined by the provisioning client.").case_exact(),
-        AttributeDef::new("meta", Complex, "Resource metadata.").mutability(ReadOnly).subs(vec![
-            s("resourceType", "The name of the resource type.").case_exact().mutability(ReadOnly),
-            AttributeDef::new("created", DateTime, "When the resource was added.").mutability(ReadOnly),
-            AttributeDef::new("lastModified", DateTime, "When the resource was last changed.").mutability(ReadOnly),
-            AttributeDef::new("location", Reference, "The URI of the resource.")
-                .case_exact()
-                .mutability(ReadOnly)
-                .refs(&["uri"]),
-            s("version", "The version (weak ETag) of the resource.").case_exact().mutability(ReadOnly),
-        ]),
+            .subs(vec![
+                s("resourceType", "The name of the resource type.")
+                    .case_exact()
+                    .mutability(ReadOnly),
+                AttributeDef::new("created", DateTime, "When the resource was added.")
+                    .mutability(ReadOnly),
+                AttributeDef::new(
+                    "lastModified",
+                    DateTime,
+                    "When the resource was last changed.",
+                )
+                .mutability(ReadOnly),
+                AttributeDef::new("location", Reference, "The URI of the resource.")
+                    .case_exact()
+                    .mutability(ReadOnly)
+                    .refs(&["uri"]),
+                s("version", "The version (weak ETag) of the resource.")
+                    .case_exact()
+                    .mutability(ReadOnly),
+            ]),
     ]
 }
 
@@ -419,28 +484,56 @@ fn user_schema() -> SchemaDef {
         name: "User",
         description: "User Account",
         attributes: vec![
-            s("userName", "Unique identifier for the User, used to authenticate.").required().unique(),
-            AttributeDef::new("name", Complex, "The components of the user's real name.").subs(vec![
-                s("formatted", "The full name, formatted for display."),
-                s("familyName", "The family name."),
-                s("givenName", "The given name."),
-                s("middleName", "The middle name(s)."),
-                s("honorificPrefix", "The honorific prefix(es)."),
-                s("honorificSuffix", "The honorific suffix(es)."),
-            ]),
-            s("displayName", "The name of the User, suitable for display to end-users."),
+            s(
+                "userName",
+                "Unique identifier for the User, used to authenticate.",
+            )
+            .required()
+            .unique(),
+            AttributeDef::new("name", Complex, "The components of the user's real name.").subs(
+                vec![
+                    s("formatted", "The full name, formatted for display."),
+                    s("familyName", "The family name."),
+                    s("givenName", "The given name."),
+                    s("middleName", "The middle name(s)."),
+                    s("honorificPrefix", "The honorific prefix(es)."),
+                    s("honorificSuffix", "The honorific suffix(es)."),
+                ],
+            ),
+            s(
+                "displayName",
+                "The name of the User, suitable for display to end-users.",
+            ),
             s("nickName", "The casual way to address the user."),
-            AttributeDef::new("profileUrl", Reference, "A URI to the User's online profile.").refs(&["external"]),
+            AttributeDef::new(
+                "profileUrl",
+                Reference,
+                "A URI to the User's online profile.",
+            )
+            .refs(&["external"]),
             s("title", "The user's title, such as \"Vice President\"."),
-            s("userType", "The relationship between the organization and the user."),
-            s("preferredLanguage", "The User's preferred written or spoken language."),
+            s(
+                "userType",
+                "The relationship between the organization and the user.",
+            ),
+            s(
+                "preferredLanguage",
+                "The User's preferred written or spoken language.",
+            ),
             s("locale", "The User's default location for localization."),
             s("timezone", "The User's time zone in IANA format."),
             AttributeDef::new("active", Boolean, "The User's administrative status."),
-            s("password", "The User's cleartext password; write-only, never returned.")
-                .mutability(WriteOnly)
-                .returned(Returned::Never),
-            typed_value_list("emails", "Email addresses for the user.", &["work", "home", "other"]),
+            s(
+                "password",
+                "The User's cleartext password; write-only, never returned.",
+            )
+            .mutability(WriteOnly)
+            .returned(Returned::Never),
+            typed_value_list(
+                "emails",
+                "Email addresses for the user.",
+                &["work", "home", "other"],
+            ),
             typed_value_list(
                 "phoneNumbers",
                 "Phone numbers for the User.",
@@ -451,45 +544,78 @@ fn user_schema() -> SchemaDef {
                 "Instant messaging addresses for the User.",
                 &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
             ),
-            AttributeDef::new("photos", Complex, "URLs of photos of the User.").multi().subs(vec![
-                AttributeDef::new("value", Reference, "URL of a photo of the User.").refs(&["external"]),
-                s("display", "A human-readable name, primarily used for display purposes."),
-                s("type", "A label indicating the attribute's function.").canonical(&["photo", "thumbnail"]),
-                AttributeDef::new("primary", Boolean, "Whether this is the preferred photo."),
-            ]),
-            AttributeDef::new("addresses", Complex, "A physical mailing address for this User.").multi().subs(vec![
-                s("formatted", "The full mailing address, formatted for display."),
+            AttributeDef::new("photos", Complex, "URLs of photos of the User.")
+                .multi()
+                .subs(vec![
+                    AttributeDef::new("value", Reference, "URL of a photo of the User.")
+                        .refs(&["external"]),
+                    s(
+                        "display",
+                        "A human-readable name, primarily used for display purposes.",
+                    ),
+                    s("type", "A label indicating the attribute's function.")
+                        .canonical(&["photo", "thumbnail"]),
+                    AttributeDef::new("primary", Boolean, "Whether this is the preferred photo."),
+                ]),
+            AttributeDef::new(
+                "addresses",
+                Complex,
+                "A physical mailing address for this User.",
+            )
+            .multi()
+            .subs(vec![
+                s(
+                    "formatted",
+                    "The full mailing address, formatted for display.",
+                ),
                 s("streetAddress", "The full street address component."),
                 s("locality", "The city or locality component."),
                 s("region", "The state or region component."),
                 s("postalCode", "The zip code or postal code component."),
                 s("country", "The country name component."),
-                s("type", "A label indicating the attribute's function.").canonical(&["work", "home", "other"]),
+                s("type", "A label indicating the attribute's function.")
+                    .canonical(&["work", "home", "other"]),
                 AttributeDef::new("primary", Boolean, "Whether this is the preferred address."),
             ]),
-            AttributeDef::new("groups", Complex, "The groups the user belongs to, computed by the service provider.")
-                .multi()
-                .mutability(ReadOnly)
-                .subs(vec![
-                    s("value", "The identifier of the User's group.").mutability(ReadOnly),
-                    AttributeDef::new("$ref", Reference, "The URI of the group.")
-                        .mutability(ReadOnly)
-                        .refs(&["User", "Group"]),
-                    s("display", "The group's displayName.").mutability(ReadOnly),
-                    s("type", "direct or indirect membership.")
-                        .mutability(ReadOnly)
-                        .canonical(&["direct", "indirect"]),
-                ]),
+            AttributeDef::new(
+                "groups",
+                Complex,
+                "The groups the user belongs to, computed by the service provider.",
+            )
+            .multi()
+            .mutability(ReadOnly)
+            .subs(vec![
+                s("value", "The identifier of the User's group.").mutability(ReadOnly),
+                AttributeDef::new("$ref", Reference, "The URI of the group.")
+                    .mutability(ReadOnly)
+                    .refs(&["User", "Group"]),
+                s("display", "The group's displayName.").mutability(ReadOnly),
+                s("type", "direct or indirect membership.")
+                    .mutability(ReadOnly)
+                    .canonical(&["direct", "indirect"]),
+            ]),
             typed_value_list("entitlements", "A list of entitlements for the User.", &[]),
             typed_value_list("roles", "A list of roles for the User.", &[]),
-            AttributeDef::new("x509Certificates", Complex, "A list of certificates issued to the User.")
-                .multi()
-                .subs(vec![
-                    AttributeDef::new("value", Binary, "The value of an X.509 certificate.").case_exact(),
-                    s("display", "A human-readable name, primarily used for display purposes."),
-                    s("type", "A label indicating the attribute's function."),
-                    AttributeDef::new("primary", Boolean, "Whether this is the preferred certificate."),
-                ]),
+            AttributeDef::new(
+                "x509Certificates",
+                Complex,
+                "A list of certificates issued to the User.",
+            )
+            .multi()
+            .subs(vec![
+                AttributeDef::new("value", Binary, "The value of an X.509 certificate.")
+                    .case_exact(),
+                s(
+                    "display",
+                    "A human-readable name, primarily used for display purposes.",
+                ),
+                s("type", "A label indicating the attribute's function."),
+                AttributeDef::new(
+                    "primary",
+                    Boolean,
+                    "Whether this is the preferred certificate.",
+                ),
+            ]),
         ],
     }
 }
@@ -500,14 +626,21 @@ fn enterprise_schema() -> SchemaDef {
         name: "EnterpriseUser",
         description: "Enterprise User",
         attributes: vec![
-            s("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+            s(
+                "employeeNumber",
+                "Numeric or alphanumeric identifier assigned to a person.",
+            ),
             s("costCenter", "Identifies the name of a cost center."),
             s("organization", "Identifies the name of an organization."),
             s("division", "Identifies the name of a division."),
             s("department", "Identifies the name of a department."),
             AttributeDef::new("manager", Complex, "The User's manager.").subs(vec![
-                s("value", "The id of the SCIM resource representing the User's manager."),
-                AttributeDef::new("$ref", Reference, "The URI of the manager's User resource.").refs(&["User"]),
+                s(
+                    "value",
+                    "The id of the SCIM resource representing the User's manager.",
+                ),
+                AttributeDef::new("$ref", Reference, "The URI of the manager's User resource.")
+                    .refs(&["User"]),
                 s("displayName", "The displayName of the User's manager.").mutability(ReadOnly),
             ]),
         ],
@@ -520,19 +653,30 @@ fn group_schema() -> SchemaDef {
         name: "Group",
         description: "Group",
         attributes: vec![
-            s("displayName", "A human-readable name for the Group; unique per account provider.")
-                .required()
-                .unique(),
-            AttributeDef::new("members", Complex, "A list of members of the Group.").multi().subs(vec![
-                s("value", "Identifier of the member of this Group.").case_exact().mutability(Immutable),
-                AttributeDef::new("$ref", Reference, "The URI of the member resource.")
-                    .mutability(Immutable)
-                    .refs(&["User", "Group"]),
-                s("type", "The type of the member: User or Group.")
-                    .mutability(Immutable)
-                    .canonical(&["User", "Group"]),
-                s("display", "The member's display name, computed by the service provider.").mutability(ReadOnly),
-            ]),
+            s(
+                "displayName",
+                "A human-readable name for the Group; unique per account provider.",
+            )
+            .required()
+            .unique(),
+            AttributeDef::new("members", Complex, "A list of members of the Group.")
+                .multi()
+                .subs(vec![
+                    s("value", "Identifier of the member of this Group.")
+                        .case_exact()
+                        .mutability(Immutable),
+                    AttributeDef::new("$ref", Reference, "The URI of the member resource.")
+                        .mutability(Immutable)
+                        .refs(&["User", "Group"]),
+                    s("type", "The type of the member: User or Group.")
+                        .mutability(Immutable)
+                        .canonical(&["User", "Group"]),
+                    s(
+                        "display",
+                        "The member's display name, computed by the service provider.",
+                    )
+                    .mutability(ReadOnly),
+                ]),
         ],
     }
 }
@@ -544,15 +688,37 @@ mod tests {
     #[test]
     fn resolves_names_case_insensitively_across_schemas() {
         let r = Registry::new();
-        let a = r.resolve(ResourceKind::User, None, "USERNAME", None).unwrap();
+        let a = r
+            .resolve(ResourceKind::User, None, "USERNAME", None)
+            .unwrap();
         assert_eq!(a.attr.name, "userName");
         assert_eq!(a.schema, Some(USER_SCHEMA));
-        let e = r.resolve(ResourceKind::User, Some(ENTERPRISE_USER_SCHEMA), "employeenumber", None).unwrap();
+        let e = r
+            .resolve(
+                ResourceKind::User,
+                Some(ENTERPRISE_USER_SCHEMA),
+                "employeenumber",
+                None,
+            )
+            .unwrap();
         assert!(e.extension);
         assert_eq!(e.attr.name, "employeeNumber");
-        let m = r.resolve(ResourceKind::User, None, "meta", Some("LASTMODIFIED")).unwrap();
+        let m = r
+            .resolve(ResourceKind::User, None, "meta", Some("LASTMODIFIED"))
+            .unwrap();
         assert_eq!(m.leaf().ty, AttrType::DateTime);
-        assert!(r.resolve(ResourceKind::Group, Some(ENTERPRISE_USER_SCHEMA), "employeeNumber", None).is_none());
-        assert!(r.resolve(ResourceKind::User, None, "emails", Some("nope")).is_none());
+        assert!(
+            r.resolve(
+                ResourceKind::Group,
+                Some(ENTERPRISE_USER_SCHEMA),
+                "employeeNumber",
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            r.resolve(ResourceKind::User, None, "emails", Some("nope"))
+                .is_none()
+        );
     }
 }

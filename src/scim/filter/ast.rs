@@ -42,7 +42,11 @@ pub enum CompValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// `path op value`
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     /// `path pr`
     Present(AttrPath),
     /// `a and b`

@@ -4,5 +4,11 @@
 mod ast;
 mod eval;
 mod parse;
+#[cfg(test)]
+mod tests;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
+pub use eval::{matches, matches_element, validate};
+pub use parse::{
+    FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_attr_path, parse_filter, parse_patch_path,
+};

@@ -1,0 +1,153 @@
+//! Builds the running daemon from a validated configuration (store, listener,
+//! application state) and owns the control loop that handles reload and shutdown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{self, Config, StateUrl};
+use crate::http::{self, App, Listener};
+use crate::signals::{self, Control};
+use crate::store::{Store, StoreError, StoreUrl};
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state store could not be opened or migrated.
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another process using it?")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TLS files could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Signal handlers could not be installed.
+    #[error("signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Opens the configured state store.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let url = match &config.state.url {
+        StateUrl::Sqlite(p) => StoreUrl::Sqlite(p.clone()),
+        StateUrl::Postgres(u) => StoreUrl::Postgres(u.clone()),
+    };
+    Store::open(
+        &url,
+        config.state.password.as_deref(),
+        config.state.max_connections,
+    )
+    .await
+}
+
+/// A started daemon: its address and the handle that stops it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: std::net::SocketAddr,
+    /// Sends control events (tests use it instead of signals).
+    pub control: mpsc::Sender<Control>,
+    /// Completes when the daemon has stopped.
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the daemon; `with_signals` installs the Unix signal handlers.
+pub async fn start(config: Config, with_signals: bool) -> Result<Running, DaemonError> {
+    let store = open_store(&config).await?;
+    let tcp = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let addr = tcp.local_addr().map_err(|source| DaemonError::Bind {
+        addr: config.server.listen,
+        source,
+    })?;
+    let tls = match &config.server.tls {
+        Some(files) => {
+            Some(http::tls::acceptor(&files.cert_file, &files.key_file).map_err(DaemonError::Tls)?)
+        }
+        None => None,
+    };
+    let app = Arc::new(App::new(
+        store.clone(),
+        &config.providers,
+        config.server.max_body_bytes,
+        tls.is_some(),
+    ));
+    let (control_tx, control_rx) = mpsc::channel(16);
+    if with_signals {
+        signals::spawn(control_tx.clone()).map_err(DaemonError::Signals)?;
+    }
+    tracing::info!(%addr, tls = tls.is_some(), providers = config.providers.len(), "scimd listening");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(http::serve(
+        Listener { tcp, tls },
+        app.clone(),
+        wait_stop(stop_rx),
+    ));
+    let done = tokio::spawn(control_loop(
+        config.path.clone(),
+        app,
+        store,
+        control_rx,
+        stop_tx,
+        server,
+    ));
+    Ok(Running {
+        addr,
+        control: control_tx,
+        done,
+    })
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn control_loop(
+    path: PathBuf,
+    app: Arc<App>,
+    store: Store,
+    mut rx: mpsc::Receiver<Control>,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+) {
+    while let Some(event) = rx.recv().await {
+        match event {
+            Control::Reload => reload(&path, &app),
+            Control::Reconcile => {
+                tracing::info!("reconcile requested; no targets are configured yet")
+            }
+            Control::Shutdown => break,
+        }
+    }
+    tracing::info!("stopping");
+    let _ = stop.send(true);
+    let _ = server.await;
+    store.close().await;
+    tracing::info!("stopped");
+}
+
+/// Loads and validates the file again; applies it only when valid.
+fn reload(path: &std::path::Path, app: &App) {
+    match config::load(path) {
+        Ok(new) => {
+            app.set_providers(&new.providers);
+            tracing::info!(providers = new.providers.len(), "configuration reloaded");
+        }
+        Err(errors) => {
+            for e in errors.iter() {
+                tracing::error!(error = %e, "configuration reload rejected; the previous configuration stays in force");
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The HTTP face of scimd: a hyper server, per-provider bearer authentication,
+//! routing to the SCIM endpoints, body limits and content types, and SCIM error
+//! responses. Handlers translate HTTP to calls on pure `scim` code and the store.
+
+mod auth;
+mod body;
+mod discovery;
+mod list;
+mod render;
+mod resources;
+pub mod response;
+mod router;
+mod server;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+pub use server::{Listener, serve};
+
+use crate::config::ProviderConfig;
+use crate::store::Store;
+
+/// Everything a request handler needs, shared by all connections.
+pub struct App {
+    /// The state store.
+    pub store: Store,
+    /// The providers currently served; swapped whole on reload.
+    providers: RwLock<Arc<BTreeMap<String, Arc<ProviderConfig>>>>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Whether the listener speaks TLS (for the scheme of `meta.location`).
+    pub tls: bool,
+}
+
+impl App {
+    /// A new application state.
+    pub fn new(
+        store: Store,
+        providers: &BTreeMap<String, ProviderConfig>,
+        max_body_bytes: usize,
+        tls: bool,
+    ) -> App {
+        let app = App {
+            store,
+            providers: RwLock::new(Arc::default()),
+            max_body_bytes,
+            tls,
+        };
+        app.set_providers(providers);
+        app
+    }
+
+    /// Replaces the served providers (hot reload); in-flight requests keep the old set.
+    pub fn set_providers(&self, providers: &BTreeMap<String, ProviderConfig>) {
+        let map = providers
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::new(v.clone())))
+            .collect();
+        *self.providers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+    }
+
+    /// The provider called `name`, if it is configured and enabled.
+    pub fn provider(&self, name: &str) -> Option<Arc<ProviderConfig>> {
+        let map = self
+            .providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        map.get(name).filter(|p| p.enabled).cloned()
+    }
+}
+
+/// Shorthand for the registry used by every handler.
+fn reg() -> &'static crate::scim::Registry {
+    crate::scim::registry()
+}
+
+/// Shared `Arc` handle.
+pub type SharedApp = Arc<App>;

@@ -1,0 +1,176 @@
+//! Routing: the unauthenticated operational endpoints, then `/scim/v2/{provider}/...`
+//! behind that provider's bearer token, then 404/405 as SCIM errors.
+
+use std::time::Instant;
+
+use http::{Method, Request, Response, header};
+use hyper::body::Incoming;
+
+use super::resources::{self, Ctx};
+use super::response::{self, Body};
+use super::{SharedApp, auth, body, discovery, list};
+use crate::scim::{ResourceKind, ScimError};
+
+/// Serves one request; never fails (errors become SCIM error responses).
+pub async fn handle(app: SharedApp, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = route(&app, req)
+        .await
+        .unwrap_or_else(|e| response::error(&e));
+    let status = resp.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, micros, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status, micros, "request");
+    }
+    resp
+}
+
+async fn route(app: &SharedApp, req: Request<Incoming>) -> Result<Response<Body>, ScimError> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["healthz"] => Ok(response::text(200, "text/plain", "ok\n".into())),
+        ["readyz"] => Ok(match app.store.ping().await {
+            Ok(()) => response::text(200, "text/plain", "ready\n".into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready: state store unreachable");
+                response::text(503, "text/plain", "state store unreachable\n".into())
+            }
+        }),
+        ["scim", "v2", provider, rest @ ..] => {
+            let provider = (*provider).to_owned();
+            let rest: Vec<String> = rest.iter().map(|s| percent_decode(s)).collect();
+            scim(app, req, &provider, &rest).await
+        }
+        _ => Err(ScimError::not_found(format!(
+            "no such endpoint {path:?}; SCIM lives under /scim/v2/<provider>/"
+        ))),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn method_not_allowed(allow: &'static str) -> ScimError {
+    ScimError::new(405, format!("method not allowed here; allowed: {allow}"))
+}
+
+fn base_url(app: &SharedApp, req: &Request<Incoming>, provider: &str) -> String {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let scheme = if app.tls { "https" } else { "http" };
+    format!("{scheme}://{host}/scim/v2/{provider}")
+}
+
+async fn scim(
+    app: &SharedApp,
+    req: Request<Incoming>,
+    provider_name: &str,
+    rest: &[String],
+) -> Result<Response<Body>, ScimError> {
+    let token = auth::bearer(req.headers().get(header::AUTHORIZATION));
+    let provider = app.provider(provider_name);
+    if !auth::verify(token, provider.as_ref().map(|p| p.token_hashes.as_slice())) {
+        return Err(ScimError::new(
+            401,
+            "missing or invalid bearer token for this endpoint",
+        ));
+    }
+    let Some(provider) = provider else {
+        return Err(ScimError::internal());
+    };
+    let base_url = base_url(app, &req, provider_name);
+    let method = req.method().clone();
+    let (parts, incoming) = req.into_parts();
+    let ctx = Ctx {
+        provider,
+        base_url,
+        query: list::query_map(parts.uri.query()),
+        headers: parts.headers,
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+
+    let kind = match rest.first() {
+        Some(&"Users") => Some(ResourceKind::User),
+        Some(&"Groups") => Some(ResourceKind::Group),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let has_body = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        let body = if has_body {
+            body::check_content_type(&ctx.headers)?;
+            let bytes = body::read(incoming, &ctx.headers, app.max_body_bytes).await?;
+            Some(body::parse_json(&bytes)?)
+        } else {
+            None
+        };
+        return match (&method, &rest[1..], body) {
+            (&Method::GET, [], _) => resources::list(app, &ctx, kind).await,
+            (&Method::POST, [], Some(b)) => resources::create(app, &ctx, kind, b).await,
+            (&Method::GET, [id], _) => resources::get(app, &ctx, kind, id).await,
+            (&Method::PUT, [id], Some(b)) => resources::replace(app, &ctx, kind, id, b).await,
+            (&Method::PATCH, [id], Some(b)) => resources::patch(app, &ctx, kind, id, b).await,
+            (&Method::DELETE, [id], _) => resources::delete(app, &ctx, kind, id).await,
+            (_, [], _) => Err(method_not_allowed("GET, POST")),
+            (_, [_], _) => Err(method_not_allowed("GET, PUT, PATCH, DELETE")),
+            _ => Err(ScimError::not_found(format!(
+                "no such endpoint {}",
+                parts.uri.path()
+            ))),
+        };
+    }
+
+    let base = &ctx.base_url;
+    let read_only = |m: &Method| {
+        if *m == Method::GET {
+            Ok(())
+        } else {
+            Err(method_not_allowed("GET"))
+        }
+    };
+    match rest.as_slice() {
+        ["ServiceProviderConfig"] => {
+            read_only(&method)?;
+            Ok(response::json(
+                200,
+                &discovery::service_provider_config(base, &ctx.provider),
+            ))
+        }
+        ["ResourceTypes"] => {
+            read_only(&method)?;
+            Ok(response::json(200, &discovery::resource_types(base)))
+        }
+        ["ResourceTypes", name] => {
+            read_only(&method)?;
+            Ok(response::json(
+                200,
+                &discovery::resource_type_by_id(base, name)?,
+            ))
+        }
+        ["Schemas"] => {
+            read_only(&method)?;
+            Ok(response::json(200, &discovery::schemas(base)))
+        }
+        ["Schemas", urn] => {
+            read_only(&method)?;
+            Ok(response::json(200, &discovery::schema_by_id(base, urn)?))
+        }
+        _ => Err(ScimError::not_found(format!(
+            "no such endpoint {}",
+            parts.uri.path()
+        ))),
+    }
+}

@@ -1,0 +1,106 @@
+//! The state store: what provisioning clients pushed, kept durably per provider.
+//! One object-safe engine trait behind the `Store` handle, two engines (SQLite, the
+//! embedded default, and PostgreSQL for several instances), one mutation logic
+//! (`logic.rs`) shared by both, and the journal (outbox) written in the same
+//! transaction as every change.
+
+mod logic;
+mod migrate;
+mod postgres;
+mod queries;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::scim::ResourceKind;
+pub use types::*;
+
+/// What a storage engine offers; every call is scoped to one provider.
+#[async_trait]
+pub trait StoreEngine: Send + Sync {
+    /// Applies one mutation atomically with its journal entry; returns the resource as
+    /// written (`None` for a delete) only once the commit is durable.
+    async fn write(
+        &self,
+        provider: &str,
+        mutation: Mutation,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// One resource by id.
+    async fn get(
+        &self,
+        provider: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// The members of a group, with their display names.
+    async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// The groups a resource is a direct member of.
+    async fn groups_of(&self, provider: &str, member_id: &str)
+    -> Result<Vec<GroupRef>, StoreError>;
+    /// A page of resources matching a query.
+    async fn list(&self, provider: &str, query: &ListQuery<'_>) -> Result<ListPage, StoreError>;
+    /// Journal entries after `after_seq`, oldest first.
+    async fn journal(
+        &self,
+        provider: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError>;
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Stops accepting writes and waits for in-flight ones to be committed.
+    async fn close(&self);
+}
+
+/// A cheap, cloneable handle on the configured engine.
+#[derive(Clone)]
+pub struct Store(Arc<dyn StoreEngine>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn StoreEngine;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `url` (`sqlite://PATH` or `postgres://...`)
+    /// and applies pending migrations.
+    /// `password`, when given, overrides the one in a PostgreSQL URL.
+    pub async fn open(
+        url: &StoreUrl,
+        password: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        let engine: Arc<dyn StoreEngine> = match url {
+            StoreUrl::Sqlite(path) => {
+                Arc::new(sqlite::SqliteStore::open(path, max_connections).await?)
+            }
+            StoreUrl::Postgres(url) => {
+                Arc::new(postgres::PgStore::open(url, password, max_connections).await?)
+            }
+        };
+        Ok(Store(engine))
+    }
+}
+
+/// Where the state lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// An SQLite database file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL connection URL (may hold a password: never printed).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            StoreUrl::Postgres(_) => f.write_str("postgres://<redacted>"),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The PostgreSQL engine, for several scimd instances on one state store: every
+//! mutation is its own transaction (PostgreSQL group-commits concurrent WAL flushes
+//! itself), rows are locked `FOR UPDATE` for read-modify-write, and unique indexes
+//! settle races between instances.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use super::logic::{self, Tx};
+use super::queries::impl_tx;
+use super::{
+    GroupRef, JournalEntry, ListPage, ListQuery, Member, Mutation, StoreEngine, StoreError,
+    StoredResource,
+};
+use crate::scim::ResourceKind;
+
+impl_tx!(PgTx, PgConnection, "FOR UPDATE");
+
+/// Advisory lock key that serialises migrations between instances starting together.
+const MIGRATION_LOCK: i64 = 0x5c1d_0001;
+
+/// PostgreSQL state store.
+pub(super) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects, migrates (under an advisory lock) and returns the store.
+    pub(super) async fn open(
+        url: &str,
+        password: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Unavailable(format!("invalid PostgreSQL URL for the state store: {e}"))
+        })?;
+        if let Some(pw) = password {
+            options = options.password(pw);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot connect to the PostgreSQL state store: {e}"
+                ))
+            })?;
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        super::migrate::run_migrations!(&mut *tx, super::migrate::POSTGRES)?;
+        tx.commit().await?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl StoreEngine for PgStore {
+    async fn write(
+        &self,
+        provider: &str,
+        mutation: Mutation,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let outcome = logic::apply(&mut PgTx { conn: &mut tx }, provider, mutation).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn get(
+        &self,
+        provider: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        PgTx { conn: &mut c }.get(provider, kind, id, false).await
+    }
+
+    async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        PgTx { conn: &mut c }
+            .members_with_display(provider, group_id)
+            .await
+    }
+
+    async fn groups_of(
+        &self,
+        provider: &str,
+        member_id: &str,
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        PgTx { conn: &mut c }.groups_of(provider, member_id).await
+    }
+
+    async fn list(&self, provider: &str, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        let mut tx = c.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let page = logic::list(&mut PgTx { conn: &mut tx }, provider, query).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    async fn journal(
+        &self,
+        provider: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        PgTx { conn: &mut c }
+            .journal(provider, after_seq, limit)
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,241 @@
+//! The SQLite engine, the embedded default: WAL with `synchronous=FULL`, one writer
+//! task that group-commits concurrent mutations (each in its own savepoint, so one
+//! rejected request never affects another), and a pool of readers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::logic::{self, Tx};
+use super::queries::impl_tx;
+use super::{
+    GroupRef, JournalEntry, ListPage, ListQuery, Member, Mutation, StoreEngine, StoreError,
+    StoredResource,
+};
+use crate::scim::ResourceKind;
+
+impl_tx!(SqliteTx, SqliteConnection, "");
+
+/// Most mutations one group commit carries.
+const MAX_BATCH: usize = 256;
+
+type Reply = oneshot::Sender<Result<Option<StoredResource>, StoreError>>;
+
+struct WriteJob {
+    provider: String,
+    mutation: Mutation,
+    reply: Reply,
+}
+
+/// SQLite state store.
+pub(super) struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    readers: SqlitePool,
+}
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::from_str("sqlite://")
+        .expect("static sqlite URL parses")
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(false)
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file, migrates it and starts the writer.
+    pub(super) async fn open(path: &Path, max_connections: u32) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create the state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut conn = SqliteConnection::connect_with(&options(path))
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot open the SQLite state store {}: {e}",
+                    path.display()
+                ))
+            })?;
+        {
+            let mut tx = conn.begin().await?;
+            super::migrate::run_migrations!(&mut *tx, super::migrate::SQLITE)?;
+            tx.commit().await?;
+        }
+        let readers = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .min_connections(1)
+            .connect_with(options(path))
+            .await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let task = tokio::spawn(write_loop(conn, rx));
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(tx)),
+            writer_task: Mutex::new(Some(task)),
+            readers,
+        })
+    }
+}
+
+/// Takes every job that is waiting (up to MAX_BATCH) and commits them together.
+async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<WriteJob>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = commit_batch(&mut conn, &mut batch).await;
+        for (job, result) in batch.drain(..).zip(results) {
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &mut [WriteJob],
+) -> Vec<Result<Option<StoredResource>, StoreError>> {
+    let unavailable =
+        |e: &dyn std::fmt::Display| StoreError::Unavailable(format!("SQLite write failed: {e}"));
+    if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
+        return batch.iter().map(|_| Err(unavailable(&e))).collect();
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        let mutation = std::mem::replace(
+            &mut job.mutation,
+            Mutation::Delete {
+                kind: ResourceKind::User,
+                id: String::new(),
+                if_match: None,
+            },
+        );
+        if let Err(e) = sqlx::raw_sql("SAVEPOINT w").execute(&mut *conn).await {
+            results.push(Err(unavailable(&e)));
+            continue;
+        }
+        let outcome =
+            logic::apply(&mut SqliteTx { conn: &mut *conn }, &job.provider, mutation).await;
+        let end = if outcome.is_ok() {
+            "RELEASE w"
+        } else {
+            "ROLLBACK TO w; RELEASE w"
+        };
+        if let Err(e) = sqlx::raw_sql(end).execute(&mut *conn).await {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            return batch.iter().map(|_| Err(unavailable(&e))).collect();
+        }
+        results.push(outcome);
+    }
+    if let Err(e) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return batch.iter().map(|_| Err(unavailable(&e))).collect();
+    }
+    results
+}
+
+impl SqliteStore {
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
+        Ok(self.readers.acquire().await?)
+    }
+}
+
+#[async_trait]
+impl StoreEngine for SqliteStore {
+    async fn write(
+        &self,
+        provider: &str,
+        mutation: Mutation,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob {
+            provider: provider.to_owned(),
+            mutation,
+            reply,
+        };
+        let sender = self.writer.lock().await.clone();
+        let sender = sender
+            .ok_or_else(|| StoreError::Unavailable("the state store is shutting down".into()))?;
+        sender
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
+    }
+
+    async fn get(
+        &self,
+        provider: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let mut c = self.reader().await?;
+        SqliteTx { conn: &mut c }
+            .get(provider, kind, id, false)
+            .await
+    }
+
+    async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut c = self.reader().await?;
+        SqliteTx { conn: &mut c }
+            .members_with_display(provider, group_id)
+            .await
+    }
+
+    async fn groups_of(
+        &self,
+        provider: &str,
+        member_id: &str,
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let mut c = self.reader().await?;
+        SqliteTx { conn: &mut c }
+            .groups_of(provider, member_id)
+            .await
+    }
+
+    async fn list(&self, provider: &str, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+        let mut c = self.reader().await?;
+        // One read transaction: count and page see the same snapshot.
+        let mut tx = c.begin().await?;
+        let page = logic::list(&mut SqliteTx { conn: &mut tx }, provider, query).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    async fn journal(
+        &self,
+        provider: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut c = self.reader().await?;
+        SqliteTx { conn: &mut c }
+            .journal(provider, after_seq, limit)
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.reader().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.writer.lock().await.take();
+        if let Some(task) = self.writer_task.lock().await.take() {
+            let _ = task.await;
+        }
+        self.readers.close().await;
+    }
+}

@@ -1,0 +1,8 @@
+//! scimd's integration tests: ONE binary, modules per area. Daemons run in-process on
+//! random ports (or as the real binary where a test needs signals or SIGKILL), each
+//! with its own temporary directory and database.
+
+mod api;
+mod durability;
+mod store_suite;
+mod support;

@@ -10,6 +10,7 @@ mod render;
 mod resources;
 pub mod response;
 mod router;
+mod search;
 mod server;
 pub mod tls;
 

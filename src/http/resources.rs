@@ -284,12 +284,28 @@ pub async fn delete(
 
 /// `GET /Users`, `GET /Groups`.
 pub async fn list(app: &App, ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ScimError> {
+    let params = list::params(&ctx.query, kind, ctx.provider.max_results)?;
+    let start_index = params.start_index;
+    let (total, resources) = query(app, ctx, kind, params).await?;
+    Ok(response::json(
+        200,
+        &list::list_response(total, start_index, resources),
+    ))
+}
+
+/// Runs a list query and renders its page.
+pub async fn query(
+    app: &App,
+    ctx: &Ctx,
+    kind: ResourceKind,
+    params: ListParams,
+) -> Result<(usize, Vec<Value>), ScimError> {
     let ListParams {
         filter,
         start_index,
         count,
         projection,
-    } = list::params(&ctx.query, kind, ctx.provider.max_results)?;
+    } = params;
     let (indexed, rest) = match &filter {
         Some(f) => list::split(kind, f),
         None => (Default::default(), false),
@@ -320,8 +336,5 @@ pub async fn list(app: &App, ctx: &Ctx, kind: ResourceKind) -> Result<Response<B
     for r in &page.resources {
         resources.push(Value::Object(full(app, ctx, r, &projection).await?));
     }
-    Ok(response::json(
-        200,
-        &list::list_response(page.total, start_index, resources),
-    ))
+    Ok((page.total, resources))
 }

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 
 use super::resources::{self, Ctx};
 use super::response::{self, Body};
-use super::{SharedApp, auth, body, discovery, list};
+use super::{SharedApp, auth, body, discovery, list, search};
 use crate::scim::{ResourceKind, ScimError};
 
 /// Serves one request; never fails (errors become SCIM error responses).
@@ -119,6 +119,7 @@ async fn scim(
         };
         return match (&method, &rest[1..], body) {
             (&Method::GET, [], _) => resources::list(app, &ctx, kind).await,
+            (&Method::POST, [".search"], Some(b)) => search::resource(app, &ctx, kind, &b).await,
             (&Method::POST, [], Some(b)) => resources::create(app, &ctx, kind, b).await,
             (&Method::GET, [id], _) => resources::get(app, &ctx, kind, id).await,
             (&Method::PUT, [id], Some(b)) => resources::replace(app, &ctx, kind, id, b).await,
@@ -142,6 +143,12 @@ async fn scim(
         }
     };
     match rest.as_slice() {
+        [".search"] if method == Method::POST => {
+            body::check_content_type(&ctx.headers)?;
+            let bytes = body::read(incoming, &ctx.headers, app.max_body_bytes).await?;
+            search::root(app, &ctx, &body::parse_json(&bytes)?).await
+        }
+        [".search"] => Err(method_not_allowed("POST")),
         ["ServiceProviderConfig"] => {
             read_only(&method)?;
             Ok(response::json(

@@ -250,10 +250,8 @@ impl Patch<'_> {
         let (reg, kind) = (self.scope.reg, self.scope.kind);
         for (key, value) in fields {
             let here = child_pointer(pointer, key);
-            if ext.is_none()
-                && (key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("meta"))
-            {
-                continue; // clients echo what GET returned
+            if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("meta") {
+                continue; // clients echo what GET returned, extension objects included
             }
             let resolved = match ext {
                 None => resolve_key(reg, kind, key),
@@ -269,7 +267,12 @@ impl Patch<'_> {
                     };
                     self.write_object(data, op, Some(inner), fields, &here)?;
                 }
-                Some(KeyTarget::Attr(r)) if is_members(kind, &r) && r.sub.is_none() => {
+                Some(KeyTarget::Attr(r)) if is_members(kind, &r) => {
+                    if r.sub.is_some() {
+                        return Err(ScimError::invalid_path(format!(
+                            "{here}: members are written as a whole list under \"members\""
+                        )));
+                    }
                     self.write_members(op, value.clone(), &here)?;
                 }
                 Some(KeyTarget::Attr(r)) => {
@@ -299,10 +302,11 @@ impl Patch<'_> {
             }
             (Op::Remove, None) => match op.value {
                 Some(v) if !v.is_null() => {
-                    let ids = parse_members(v.clone(), &op.value_pointer())?
-                        .into_iter()
-                        .map(|m| m.value);
-                    self.changes.push(MemberChange::Remove(ids.collect()));
+                    let members = parse_members(v.clone(), &op.value_pointer())?;
+                    if !members.is_empty() {
+                        let ids = members.into_iter().map(|m| m.value).collect();
+                        self.changes.push(MemberChange::Remove(ids));
+                    }
                 }
                 _ => self.changes.push(MemberChange::Set(Vec::new())),
             },

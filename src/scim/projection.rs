@@ -29,7 +29,8 @@ struct Selector {
 }
 
 impl Projection {
-    /// Parses the comma-separated `attributes` and `excludedAttributes` parameters.
+    /// Parses the comma-separated `attributes` and `excludedAttributes` parameters; an
+    /// empty `attributes` counts as absent.
     ///
     /// Paths may be URN-qualified, name a sub-attribute (`name.givenName`) or a whole
     /// extension, in any case. Names the schema does not know are ignored, as RFC 7644
@@ -40,7 +41,7 @@ impl Projection {
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> Result<Projection, ScimError> {
-        let attributes = match attributes {
+        let attributes = match attributes.filter(|list| !list.trim().is_empty()) {
             Some(list) => Some(selectors(reg, kind, list, "attributes")?),
             None => None,
         };

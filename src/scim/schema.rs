@@ -673,9 +673,11 @@ fn group_schema() -> SchemaDef {
                         .canonical(&["User", "Group"]),
                     s(
                         "display",
-                        "The member's display name, computed by the service provider.",
+                        "The member's display name, computed by the service provider; \
+                         returned when requested (attributes=members.display).",
                     )
-                    .mutability(ReadOnly),
+                    .mutability(ReadOnly)
+                    .returned(Returned::Request),
                 ]),
         ],
     }

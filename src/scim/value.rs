@@ -6,7 +6,11 @@
 use serde_json::{Map, Number, Value};
 
 use crate::scim::ScimError;
-use crate::scim::schema::{AttrType, AttributeDef};
+use crate::scim::schema::{AttrType, AttributeDef, Mutability};
+
+/// The most values one multi-valued attribute may hold (Group members, which live in
+/// their own rows, are not attribute values). Keeps the list work of a PATCH bounded.
+pub const MAX_VALUES: usize = 1000;
 
 /// Validates and canonicalises `value` for `attr`; `pointer` is where the value sits in the
 /// request body (e.g. `/emails`), used in error details.
@@ -15,7 +19,9 @@ use crate::scim::schema::{AttrType, AttributeDef};
 /// such values inside). Lenient where real clients need it: booleans may be the strings
 /// `"true"`/`"false"` in any case, a multi-valued attribute given one value gets it
 /// wrapped in an array, and a complex attribute with a `value` sub-attribute given a
-/// plain value (Entra's `manager: "ID"`) gets `{"value": ...}`.
+/// plain value (Entra's `manager: "ID"`) gets `{"value": ...}`. ReadOnly sub-attributes
+/// (`manager.displayName`) are computed by the server, so a client's copy is dropped, and
+/// of several `primary: true` values only the last stays primary.
 pub fn coerce(attr: &AttributeDef, value: Value, pointer: &str) -> Result<Value, ScimError> {
     if !attr.multi_valued {
         return coerce_element(attr, value, pointer);
@@ -25,6 +31,7 @@ pub fn coerce(attr: &AttributeDef, value: Value, pointer: &str) -> Result<Value,
         Value::Array(items) => items,
         single => return coerce(attr, Value::Array(vec![single]), pointer),
     };
+    check_count(attr, items.len(), pointer)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         if let Value::Array(_) = item {
@@ -38,11 +45,32 @@ pub fn coerce(attr: &AttributeDef, value: Value, pointer: &str) -> Result<Value,
             out.push(v);
         }
     }
+    single_primary(&mut out);
     Ok(if out.is_empty() {
         Value::Null
     } else {
         Value::Array(out)
     })
+}
+
+/// Whether a value of a multi-valued attribute is marked `primary: true`.
+pub(crate) fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// RFC 7643 section 2.4 allows `primary: true` once per attribute: the last one wins,
+/// earlier ones become false.
+fn single_primary(values: &mut [Value]) {
+    let Some(last) = values.iter().rposition(is_primary) else {
+        return;
+    };
+    for v in &mut values[..last] {
+        if is_primary(v)
+            && let Some(fields) = v.as_object_mut()
+        {
+            fields.insert("primary".to_owned(), Value::Bool(false));
+        }
+    }
 }
 
 /// Validates one value of `attr` regardless of `multi_valued`: one element of a
@@ -56,6 +84,17 @@ pub fn coerce_element(
         AttrType::Complex => coerce_complex(attr, value, pointer),
         _ => coerce_simple(attr, value, pointer),
     }
+}
+
+/// Fails when a multi-valued attribute would hold more than [`MAX_VALUES`] values.
+pub fn check_count(attr: &AttributeDef, count: usize, pointer: &str) -> Result<(), ScimError> {
+    if count <= MAX_VALUES {
+        return Ok(());
+    }
+    Err(ScimError::invalid_value(format!(
+        "{pointer}: \"{}\" would hold {count} values; at most {MAX_VALUES} are allowed",
+        attr.name
+    )))
 }
 
 /// `pointer` extended by one key, escaped as RFC 6901 requires.
@@ -84,6 +123,9 @@ fn coerce_complex(attr: &AttributeDef, value: Value, pointer: &str) -> Result<Va
                 sub_names(attr)
             )));
         };
+        if sub.mutability == Mutability::ReadOnly {
+            continue; // computed by the server (manager.displayName); clients echo it
+        }
         let v = coerce(sub, v, &here)?;
         if !v.is_null() {
             out.insert(sub.name.to_owned(), v);

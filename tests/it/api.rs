@@ -160,7 +160,9 @@ async fn providers_are_isolated() {
 async fn bad_input_gets_scim_errors_and_changes_nothing() {
     let d = Daemon::start_with("").await;
     let c = d.client();
-    let cases: Vec<(Vec<u8>, Option<&str>, u16, Option<&str>)> = vec![
+    // (body, content type, expected status, expected scimType)
+    type Case = (Vec<u8>, Option<&'static str>, u16, Option<&'static str>);
+    let cases: Vec<Case> = vec![
         (b"{not json".to_vec(), Some("application/scim+json"), 400, Some("invalidSyntax")),
         (b"".to_vec(), Some("application/scim+json"), 400, Some("invalidSyntax")),
         (br#"{"userName":"x"}"#.to_vec(), Some("application/scim+json"), 400, Some("invalidSyntax")),

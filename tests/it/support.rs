@@ -125,8 +125,6 @@ pub struct Reply {
     pub headers: http::HeaderMap,
     /// Parsed JSON body (`Value::Null` when empty or not JSON).
     pub body: Value,
-    /// Raw body.
-    pub raw: Bytes,
 }
 
 impl Reply {
@@ -218,7 +216,6 @@ impl Client {
             status,
             headers,
             body,
-            raw,
         })
     }
 

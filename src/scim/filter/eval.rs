@@ -194,15 +194,25 @@ fn unknown_attribute(reg: &Registry, kind: ResourceKind, path: &AttrPath) -> Sci
                 "unknown schema \"{urn}\" in filter path \"{path}\": {plural} do not use that schema"
             ),
         },
-        None => format!(
-            "unknown attribute \"{path}\" in filter: {plural} have no attribute \"{}\"",
-            path.name
-        ),
+        None => match reg
+            .extensions(kind)
+            .iter()
+            .find(|s| s.attribute(&path.name).is_some())
+        {
+            Some(ext) => format!(
+                "unknown attribute \"{path}\" in filter: extension attributes need their schema URN, as in \"{}:{path}\"",
+                ext.id
+            ),
+            None => format!(
+                "unknown attribute \"{path}\" in filter: {plural} have no attribute \"{}\"",
+                path.name
+            ),
+        },
     };
     ScimError::invalid_filter(detail)
 }
 
-/// "has no sub-attribute "x" (it has: a, b)" or "has no sub-attributes".
+/// `has no sub-attribute "x" (it has a, b)`, or `is not complex, ...` for a simple attribute.
 fn sub_attribute_hint(attr: &AttributeDef, sub: &str) -> String {
     if attr.sub_attributes.is_empty() {
         return format!("is not complex, so it has no sub-attribute \"{sub}\"");

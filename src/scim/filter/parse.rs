@@ -10,9 +10,10 @@ use crate::scim::error::ScimError;
 /// The longest filter or path accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 4096;
 
-/// The deepest nesting accepted: each parenthesised group, `not (...)` and value filter
-/// `attr[...]` is one level. `and`/`or` chains nest only through parentheses; a flat chain
-/// is built as a balanced tree, so long `or` lists stay shallow.
+/// The deepest nesting accepted, counted two ways that both must hold: brackets as
+/// written (each `(`, `not (` and `[` is a level), and the parsed tree (each `and`, `or`,
+/// `not` and value filter is a level, as each is one bracket level when printed). A flat
+/// `a or b or c ...` chain is built as a balanced tree, so long `or` lists stay shallow.
 pub const MAX_FILTER_DEPTH: usize = 32;
 
 /// A syntax error in a filter or path: where (0-based char offset) and what was expected.

@@ -454,6 +454,7 @@ fn rfc7644_example_filters_parse_validate_and_match() {
 #[test]
 fn validation_rejects_what_cannot_match() {
     assert!(invalid("nickname2 eq \"x\"").contains("unknown attribute \"nickname2\""));
+    assert!(invalid("employeeNumber eq \"1\"").contains("need their schema URN"));
     assert!(invalid("name.nope eq \"x\"").contains("has no sub-attribute \"nope\""));
     assert!(invalid("userName.x pr").contains("is not complex"));
     assert!(invalid("urn:example:Foo:bar pr").contains("unknown schema"));

@@ -2,6 +2,8 @@
 //! location of the stored form, plus the upsert of filtered paths (CLIENT-QUIRKS 5) and
 //! the single-`primary` rule of RFC 7643 section 2.4.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::target::Target;
@@ -10,7 +12,7 @@ use crate::scim::ScimError;
 use crate::scim::filter::{CompValue, CompareOp, Filter, matches_element};
 use crate::scim::resource::{holder_mut, set_or_remove};
 use crate::scim::schema::{AttributeDef, Mutability};
-use crate::scim::value::{coerce, coerce_element};
+use crate::scim::value::{check_count, coerce, coerce_element, is_primary};
 
 /// Applies an add or replace of `value` (at `pointer` in the request) to `t`.
 ///
@@ -172,13 +174,16 @@ fn write_list(
         Op::Add => take_list(holder, attr.name),
         _ => Vec::new(),
     };
+    // Exact duplicates are skipped; the JSON text is the key, so this stays linear.
+    let mut seen: HashSet<String> = list.iter().map(Value::to_string).collect();
     let mut touched = Vec::new();
     for item in items {
-        if !list.contains(&item) {
+        if seen.insert(item.to_string()) {
             touched.push(list.len());
             list.push(item);
         }
     }
+    check_count(attr, list.len(), pointer)?;
     settle_primary(&mut list, &touched);
     put_list(holder, attr.name, list);
     Ok(())
@@ -205,6 +210,7 @@ fn write_matching(
         if !value.is_null() {
             list.push(upsert_element(t, value, pointer)?);
             touched.push(list.len() - 1);
+            check_count(t.attr, list.len(), pointer)?;
         }
     } else {
         for &i in &touched {
@@ -373,10 +379,6 @@ fn settle_primary(list: &mut [Value], touched: &[usize]) {
             fields.insert("primary".to_owned(), Value::Bool(false));
         }
     }
-}
-
-fn is_primary(v: &Value) -> bool {
-    v.get("primary") == Some(&Value::Bool(true))
 }
 
 /// Whether every field of `listed` equals the same field of `element`.

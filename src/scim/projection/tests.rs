@@ -36,6 +36,11 @@ fn default_returns_everything_but_never_returned_attributes() {
     let mut expected = full_user();
     expected.as_object_mut().unwrap().remove("password");
     assert_eq!(project(None, None), expected);
+    assert_eq!(
+        project(Some(" "), None),
+        expected,
+        "an empty attributes list counts as absent"
+    );
 }
 
 #[test]

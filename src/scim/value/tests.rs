@@ -115,6 +115,17 @@ fn complex_with_value_accepts_a_plain_value() {
     )
     .unwrap();
     assert_eq!(v, json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d"}));
+    let echoed = coerce(
+        manager.attr,
+        json!({"value": "m-1", "displayName": "Boss"}),
+        "/manager",
+    )
+    .unwrap();
+    assert_eq!(
+        echoed,
+        json!({"value": "m-1"}),
+        "readOnly sub-attributes are the server's"
+    );
 }
 
 #[test]
@@ -157,4 +168,29 @@ fn pointers_escape_keys() {
 fn long_strings_are_cut_in_details() {
     let e = err("active", json!("x".repeat(500)));
     assert!(e.detail.len() < 200, "{e}");
+}
+
+#[test]
+fn multi_valued_attributes_are_capped() {
+    let many: Vec<_> = (0..=MAX_VALUES)
+        .map(|i| json!({"value": format!("{i}@example.com")}))
+        .collect();
+    let e = err("emails", Value::from(many));
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    assert!(
+        e.detail.starts_with("/emails:") && e.detail.contains("at most"),
+        "{e}"
+    );
+}
+
+#[test]
+fn only_the_last_primary_stays_primary() {
+    let v = ok(
+        "emails",
+        json!([{"value": "a", "primary": true}, {"value": "b", "primary": "true"}, {"value": "c"}]),
+    );
+    assert_eq!(
+        v,
+        json!([{"value": "a", "primary": false}, {"value": "b", "primary": true}, {"value": "c"}])
+    );
 }

@@ -196,6 +196,8 @@ fn member_paths_are_checked() {
         json!([{"op": "replace", "path": "members[value eq \"a\"].display", "value": "x"}]),
     );
     assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{e}");
+    let e = group_err(json!([{"op": "add", "value": {"members.value": "x"}}]));
+    assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{e}");
     let e = group_err(json!([{"op": "add", "path": "members", "value": [{"type": "User"}]}]));
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{e}");
 }
@@ -229,4 +231,22 @@ fn immutable_attributes_can_be_added_once() {
     assert_eq!(e.scim_type, Some(ScimType::Mutability), "{e}");
     let e = edit::remove(&scope, &mut data, &t, None, "/v").unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability), "{e}");
+}
+
+#[test]
+fn lists_stay_bounded() {
+    let full: Vec<_> = (0..crate::scim::value::MAX_VALUES)
+        .map(|i| json!({"value": format!("{i}@example.com")}))
+        .collect();
+    let before = user_with(json!({"emails": full}));
+    for ops in [
+        json!([{"op": "add", "path": "emails", "value": {"value": "one@more.com"}}]),
+        json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "one@more.com"}]),
+    ] {
+        let e = patch_user_err(&before, ops.clone());
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{ops}: {e}");
+    }
+    // Re-adding a present value is still fine.
+    let again = json!([{"op": "add", "path": "emails", "value": {"value": "7@example.com"}}]);
+    assert_eq!(patch_user(&before, again), before);
 }

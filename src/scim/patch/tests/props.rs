@@ -43,13 +43,16 @@ fn scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
+fn element() -> impl Strategy<Value = Value> {
+    (scalar(), scalar(), scalar())
+        .prop_map(|(v, t, p)| json!({"value": v, "type": t, "primary": p}))
+}
+
 fn value() -> impl Strategy<Value = Value> {
-    let element = (scalar(), scalar(), scalar())
-        .prop_map(|(v, t, p)| json!({"value": v, "type": t, "primary": p}));
     prop_oneof![
         3 => scalar(),
-        1 => element.clone(),
-        1 => prop::collection::vec(element, 0..3).prop_map(Value::from),
+        1 => element(),
+        1 => prop::collection::vec(element(), 0..3).prop_map(Value::from),
         1 => (scalar(), scalar()).prop_map(|(g, f)| json!({"givenName": g, "familyName": f})),
         1 => scalar().prop_map(|v| json!({"employeeNumber": v})),
     ]

@@ -1,0 +1,112 @@
+//! `POST /.search` (RFC 7644 section 3.4.3): the list parameters in a JSON body, at a
+//! resource endpoint or at the provider's root, where Users and Groups are searched
+//! together (Users first, then Groups, each in id order).
+
+use std::collections::HashMap;
+
+use http::Response;
+use serde_json::Value;
+
+use super::App;
+use super::list;
+use super::resources::{self, Ctx};
+use super::response::{self, Body};
+use crate::scim::{ResourceKind, ScimError};
+
+/// URN of a SearchRequest body.
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// Turns a SearchRequest body into the same parameter map a query string gives.
+pub fn params(body: &Value) -> Result<HashMap<String, String>, ScimError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let schemas_ok = obj
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|u| u.as_str() == Some(SEARCH_REQUEST)));
+    if !schemas_ok {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must contain {SEARCH_REQUEST:?}"
+        )));
+    }
+    let mut out = HashMap::new();
+    for (key, value) in obj {
+        let lower = key.to_ascii_lowercase();
+        let text = match (lower.as_str(), value) {
+            ("schemas", _) | (_, Value::Null) => continue,
+            ("attributes" | "excludedattributes", Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!("/{key} must be an array of attribute names"))
+                })?
+                .join(","),
+            (_, Value::String(s)) => s.clone(),
+            (_, Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "/{key} has an unexpected type"
+                )));
+            }
+        };
+        out.insert(lower, text);
+    }
+    Ok(out)
+}
+
+/// `POST /Users/.search`, `POST /Groups/.search`.
+pub async fn resource(
+    app: &App,
+    ctx: &Ctx,
+    kind: ResourceKind,
+    body: &Value,
+) -> Result<Response<Body>, ScimError> {
+    let q = params(body)?;
+    let p = list::params(&q, kind, ctx.provider.max_results)?;
+    let start_index = p.start_index;
+    let (total, resources) = resources::query(app, ctx, kind, p).await?;
+    Ok(response::json(
+        200,
+        &list::list_response(total, start_index, resources),
+    ))
+}
+
+/// `POST /.search` at the root: both resource types; a filter valid for only one of
+/// them searches that one.
+pub async fn root(app: &App, ctx: &Ctx, body: &Value) -> Result<Response<Body>, ScimError> {
+    let q = params(body)?;
+    let max = ctx.provider.max_results;
+    let mut parsed = Vec::new();
+    let mut first_error = None;
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        match list::params(&q, kind, max) {
+            Ok(p) => parsed.push((kind, p)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if parsed.is_empty() {
+        return Err(first_error.unwrap_or_else(ScimError::internal));
+    }
+    let start_index = parsed[0].1.start_index;
+    let mut wanted = parsed[0].1.count;
+    let mut skip = start_index - 1;
+    let mut total = 0;
+    let mut resources = Vec::new();
+    for (kind, mut p) in parsed {
+        p.start_index = skip + 1;
+        p.count = wanted;
+        let (n, page) = resources::query(app, ctx, kind, p).await?;
+        total += n;
+        skip = skip.saturating_sub(n);
+        wanted -= page.len();
+        resources.extend(page);
+    }
+    Ok(response::json(
+        200,
+        &list::list_response(total, start_index, resources),
+    ))
+}

@@ -3,6 +3,7 @@
 //! with its own temporary directory and database.
 
 mod api;
+mod cli;
 mod durability;
 mod store_suite;
 mod support;

@@ -215,7 +215,11 @@ async fn prepare(t: &Arc<Target>, a: &Args) -> Request {
         }),
         "get-user" => {
             let ids = seed_users(t, &format!("get-{run_id}"), 1, 1).await;
-            Request::Get(format!("/Users/{}", ids[0]))
+            Request::Get(format!(
+                "/Users/{}{}",
+                ids[0],
+                std::env::var("LOAD_QUERY").unwrap_or_default()
+            ))
         }
         "filter-username" | "filter-title" => {
             let have = total(t, r#"userName sw "seed-""#).await;

@@ -1,7 +1,6 @@
 //! Builds the running daemon from a validated configuration (store, listener,
 //! application state) and owns the control loop that handles reload and shutdown.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -11,6 +10,7 @@ use crate::config::{self, Config, StateUrl};
 use crate::http::{self, App, Listener};
 use crate::signals::{self, Control};
 use crate::store::{Store, StoreError, StoreUrl};
+use crate::systemd;
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,13 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         signals::spawn(control_tx.clone()).map_err(DaemonError::Signals)?;
     }
     tracing::info!(%addr, tls = tls.is_some(), providers = config.providers.len(), "scimd listening");
+    if with_signals {
+        systemd::ready(&format!(
+            "serving {} provider(s) on {addr}",
+            config.providers.len()
+        ));
+        systemd::spawn_watchdog();
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(
         Listener { tcp, tls },
@@ -114,7 +121,7 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
 }
 
 async fn control_loop(
-    path: PathBuf,
+    mut config: Config,
     app: Arc<App>,
     store: Store,
     mut rx: mpsc::Receiver<Control>,
@@ -123,7 +130,11 @@ async fn control_loop(
 ) {
     while let Some(event) = rx.recv().await {
         match event {
-            Control::Reload => reload(&path, &app),
+            Control::Reload => {
+                systemd::reloading();
+                reload(&mut config, &app);
+                systemd::ready("configuration reloaded");
+            }
             Control::Reconcile => {
                 tracing::info!("reconcile requested; no targets are configured yet")
             }
@@ -131,18 +142,34 @@ async fn control_loop(
         }
     }
     tracing::info!("stopping");
+    systemd::stopping();
     let _ = stop.send(true);
     let _ = server.await;
     store.close().await;
     tracing::info!("stopped");
 }
 
-/// Loads and validates the file again; applies it only when valid.
-fn reload(path: &std::path::Path, app: &App) {
-    match config::load(path) {
+/// Loads and validates the file again; applies it only when valid. Providers change
+/// live; `[server]`, `[state]`, `[admin]` and `[log]` changes need a restart, said loudly.
+fn reload(current: &mut Config, app: &App) {
+    match config::load(&current.path) {
         Ok(new) => {
             app.set_providers(&new.providers);
             tracing::info!(providers = new.providers.len(), "configuration reloaded");
+            for (section, changed) in [
+                ("[server]", new.server != current.server),
+                ("[state]", new.state != current.state),
+                ("[admin]", new.admin != current.admin),
+                ("[log]", new.log != current.log),
+            ] {
+                if changed {
+                    tracing::warn!(
+                        section,
+                        "this section changed; it takes effect at the next restart"
+                    );
+                }
+            }
+            *current = new;
         }
         Err(errors) => {
             for e in errors.iter() {

@@ -8,3 +8,4 @@ pub mod logging;
 pub mod scim;
 pub mod signals;
 pub mod store;
+pub mod systemd;

@@ -167,3 +167,87 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_zero() {
         "still listening after exit"
     );
 }
+
+/// Starts the real binary on a fresh port with `NOTIFY_SOCKET` pointing at a socket
+/// the test reads; returns the child, its port, config path and the socket.
+fn start_notified(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    u16,
+    std::path::PathBuf,
+    std::os::unix::net::UnixDatagram,
+) {
+    let port = free_port();
+    let text = config_text(dir, &format!("sqlite://{}/state.db", dir.display()), "")
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let config = dir.join("scimd.toml");
+    std::fs::write(&config, text).unwrap();
+    let sock_path = dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let child = Command::new(scimd_bin())
+        .args(["run", "-c"])
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, port, config, sock)
+}
+
+fn next_notification(sock: &std::os::unix::net::UnixDatagram) -> String {
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("a systemd notification");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn http_status(port: u16, path: &str, token: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn notifies_systemd_and_reloads_on_sighup_keeping_the_old_config_when_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, config, sock) = start_notified(dir.path());
+    assert!(next_notification(&sock).contains("READY=1"));
+    assert_eq!(http_status(port, "/scim/v2/a/Users", TOKEN), 200);
+    let pid = child.id() as i32;
+
+    // A broken file: rejected whole; the old configuration keeps serving.
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{good}\n[providers.c]\nnonsense = true\n")).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(next_notification(&sock).contains("RELOADING=1"));
+    assert!(next_notification(&sock).contains("READY=1"));
+    assert_eq!(http_status(port, "/scim/v2/a/Users", TOKEN), 200);
+    assert_eq!(http_status(port, "/scim/v2/c/Users", "token-c"), 401);
+
+    // A valid file with a new provider: it answers without a restart.
+    let line = crate::support::hash_line("token-c");
+    std::fs::write(
+        &config,
+        format!("{good}\n[providers.c]\ntokens = [\"{line}\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(next_notification(&sock).contains("RELOADING=1"));
+    assert!(next_notification(&sock).contains("READY=1"));
+    assert_eq!(http_status(port, "/scim/v2/c/Users", "token-c"), 200);
+    assert_eq!(http_status(port, "/scim/v2/a/Users", TOKEN), 200);
+
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(next_notification(&sock).contains("STOPPING=1"));
+    assert!(child.wait().unwrap().success());
+}

@@ -102,12 +102,7 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         wait_stop(stop_rx),
     ));
     let done = tokio::spawn(control_loop(
-        config.path.clone(),
-        app,
-        store,
-        control_rx,
-        stop_tx,
-        server,
+        config, app, store, control_rx, stop_tx, server,
     ));
     Ok(Running {
         addr,

@@ -77,12 +77,7 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         }
         None => None,
     };
-    let app = Arc::new(App::new(
-        store.clone(),
-        &config.providers,
-        config.server.max_body_bytes,
-        tls.is_some(),
-    ));
+    let app = Arc::new(App::new(store.clone(), &config.server, &config.providers));
     let (control_tx, control_rx) = mpsc::channel(16);
     if with_signals {
         signals::spawn(control_tx.clone()).map_err(DaemonError::Signals)?;

@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 pub use server::{Listener, serve};
 
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, ServerConfig};
 use crate::store::Store;
 
 /// Everything a request handler needs, shared by all connections.
@@ -32,21 +32,26 @@ pub struct App {
     pub max_body_bytes: usize,
     /// Whether the listener speaks TLS (for the scheme of `meta.location`).
     pub tls: bool,
+    /// How long one request may take before it is answered with 503.
+    pub request_timeout: std::time::Duration,
+    /// Most connections served at once; further ones wait in the accept queue.
+    pub max_connections: usize,
 }
 
 impl App {
-    /// A new application state.
+    /// A new application state for the `[server]` settings and providers given.
     pub fn new(
         store: Store,
+        server: &ServerConfig,
         providers: &BTreeMap<String, ProviderConfig>,
-        max_body_bytes: usize,
-        tls: bool,
     ) -> App {
         let app = App {
             store,
             providers: RwLock::new(Arc::default()),
-            max_body_bytes,
-            tls,
+            max_body_bytes: server.max_body_bytes,
+            tls: server.tls.is_some(),
+            request_timeout: server.request_timeout,
+            max_connections: server.max_connections,
         };
         app.set_providers(providers);
         app

@@ -16,9 +16,14 @@ pub async fn handle(app: SharedApp, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let resp = route(&app, req)
-        .await
-        .unwrap_or_else(|e| response::error(&e));
+    let resp = match tokio::time::timeout(app.request_timeout, route(&app, req)).await {
+        Ok(result) => result.unwrap_or_else(|e| response::error(&e)),
+        Err(_) => response::error(&ScimError::new(
+            503,
+            "the request took longer than [server] request_timeout_secs; a write may or may not \
+             have been applied: read the resource back before retrying",
+        )),
+    };
     let status = resp.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
     if status >= 500 {

@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::{SharedApp, router};
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long in-flight requests get to finish after a shutdown request.
 const GRACE: Duration = Duration::from_secs(30);
@@ -29,9 +33,20 @@ pub struct Listener {
 /// Serves until `shutdown` completes, then drains in-flight requests.
 pub async fn serve(listener: Listener, app: SharedApp, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
-    let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Slow clients must not hold connections open forever before sending headers.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let builder = Arc::new(builder);
+    let slots = Arc::new(Semaphore::new(app.max_connections));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.tcp.accept() => match accepted {
                 Ok(s) => s,
@@ -60,6 +75,7 @@ pub async fn serve(listener: Listener, app: SharedApp, shutdown: impl Future<Out
                     if let Err(e) = conn.await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             Some(acceptor) => {
@@ -85,6 +101,7 @@ pub async fn serve(listener: Listener, app: SharedApp, shutdown: impl Future<Out
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
         }

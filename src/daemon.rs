@@ -60,6 +60,7 @@ pub struct Running {
 
 /// Starts the daemon; `with_signals` installs the Unix signal handlers.
 pub async fn start(config: Config, with_signals: bool) -> Result<Running, DaemonError> {
+    crate::metrics::install();
     let store = open_store(&config).await?;
     let tcp = TcpListener::bind(config.server.listen)
         .await
@@ -146,6 +147,7 @@ fn reload(current: &mut Config, app: &App) {
         Ok(new) => {
             app.set_providers(&new.providers);
             tracing::info!(providers = new.providers.len(), "configuration reloaded");
+            crate::metrics::reload(true);
             for (section, changed) in [
                 ("[server]", new.server != current.server),
                 ("[state]", new.state != current.state),
@@ -162,6 +164,7 @@ fn reload(current: &mut Config, app: &App) {
             *current = new;
         }
         Err(errors) => {
+            crate::metrics::reload(false);
             for e in errors.iter() {
                 tracing::error!(error = %e, "configuration reload rejected; the previous configuration stays in force");
             }

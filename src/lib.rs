@@ -5,6 +5,7 @@ pub mod config;
 pub mod daemon;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod reconcile;
 pub mod scim;
 pub mod signals;

@@ -25,6 +25,12 @@ pub async fn handle(app: SharedApp, req: Request<Incoming>) -> Response<Body> {
         )),
     };
     let status = resp.status().as_u16();
+    let provider = resp
+        .extensions()
+        .get::<AuthenticatedProvider>()
+        .map(|p| p.0.as_str())
+        .unwrap_or("-");
+    crate::metrics::http_request(provider, method.as_str(), status, started.elapsed());
     let micros = started.elapsed().as_micros() as u64;
     if status >= 500 {
         tracing::warn!(%method, %path, status, micros, "request failed");
@@ -38,6 +44,11 @@ async fn route(app: &SharedApp, req: Request<Incoming>) -> Result<Response<Body>
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
+        ["metrics"] => Ok(response::text(
+            200,
+            "text/plain; version=0.0.4",
+            crate::metrics::render(),
+        )),
         ["healthz"] => Ok(response::text(200, "text/plain", "ok\n".into())),
         ["readyz"] => Ok(match app.store.ping().await {
             Ok(()) => response::text(200, "text/plain", "ready\n".into()),
@@ -49,13 +60,30 @@ async fn route(app: &SharedApp, req: Request<Incoming>) -> Result<Response<Body>
         ["scim", "v2", provider, rest @ ..] => {
             let provider = (*provider).to_owned();
             let rest: Vec<String> = rest.iter().map(|s| percent_decode(s)).collect();
-            scim(app, req, &provider, &rest).await
+            let mut authenticated = false;
+            let result = scim(app, req, &provider, &rest, &mut authenticated).await;
+            // Label metrics only with providers that exist (and were authenticated).
+            let label = |mut r: Response<Body>| {
+                if authenticated {
+                    r.extensions_mut()
+                        .insert(AuthenticatedProvider(provider.clone()));
+                }
+                r
+            };
+            match result {
+                Ok(r) => Ok(label(r)),
+                Err(e) => Ok(label(response::error(&e))),
+            }
         }
         _ => Err(ScimError::not_found(format!(
             "no such endpoint {path:?}; SCIM lives under /scim/v2/<provider>/"
         ))),
     }
 }
+
+/// Marks a response as belonging to an authenticated provider (for metric labels).
+#[derive(Clone)]
+struct AuthenticatedProvider(String);
 
 fn percent_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
@@ -85,6 +113,7 @@ async fn scim(
     req: Request<Incoming>,
     provider_name: &str,
     rest: &[String],
+    authenticated: &mut bool,
 ) -> Result<Response<Body>, ScimError> {
     let token = auth::bearer(req.headers().get(header::AUTHORIZATION));
     let provider = app.provider(provider_name);
@@ -94,6 +123,7 @@ async fn scim(
             "missing or invalid bearer token for this endpoint",
         ));
     }
+    *authenticated = true;
     let Some(provider) = provider else {
         return Err(ScimError::internal());
     };

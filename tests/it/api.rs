@@ -279,6 +279,32 @@ async fn health_endpoints_need_no_token_and_reveal_nothing() {
     assert_eq!(r.status, 200);
     assert_eq!(c.get("/scim/v2/a/Users").await.status, 401);
     assert_eq!(c.get("/elsewhere").await.status, 404);
+    // Metrics count requests, labelled only with providers that authenticated.
+    assert_eq!(d.client().get("/Users").await.status, 200);
+    assert_eq!(
+        c.get("/scim/v2/attacker-chosen-name/Users").await.status,
+        401
+    );
+    let m = c.get("/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        m.text
+            .lines()
+            .any(|l| l.starts_with("scimd_http_requests_total{")
+                && l.contains("provider=\"a\"")
+                && l.contains("status=\"200\"")),
+        "no request counter for provider a:\n{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains("scimd_http_request_duration_seconds_bucket")
+    );
+    assert!(
+        !m.text.contains("attacker-chosen-name"),
+        "a client-chosen name became a label"
+    );
     d.stop().await;
 }
 

@@ -125,6 +125,8 @@ pub struct Reply {
     pub headers: http::HeaderMap,
     /// Parsed JSON body (`Value::Null` when empty or not JSON).
     pub body: Value,
+    /// The body as text.
+    pub text: String,
 }
 
 impl Reply {
@@ -216,6 +218,7 @@ impl Client {
             status,
             headers,
             body,
+            text: String::from_utf8_lossy(&raw).into_owned(),
         })
     }
 

@@ -4,8 +4,10 @@
 
 mod auth;
 mod body;
+mod bulk;
 mod discovery;
 mod list;
+mod ratelimit;
 mod render;
 mod resources;
 pub mod response;
@@ -21,6 +23,7 @@ pub use server::{Listener, serve};
 
 use crate::config::ProviderConfig;
 use crate::store::Store;
+use ratelimit::RateLimiter;
 
 /// Everything a request handler needs, shared by all connections.
 pub struct App {
@@ -32,6 +35,8 @@ pub struct App {
     pub max_body_bytes: usize,
     /// Whether the listener speaks TLS (for the scheme of `meta.location`).
     pub tls: bool,
+    /// The providers' request rate limits.
+    rate_limits: RateLimiter,
 }
 
 impl App {
@@ -47,6 +52,7 @@ impl App {
             providers: RwLock::new(Arc::default()),
             max_body_bytes,
             tls,
+            rate_limits: RateLimiter::default(),
         };
         app.set_providers(providers);
         app
@@ -59,6 +65,7 @@ impl App {
             .map(|(k, v)| (k.clone(), Arc::new(v.clone())))
             .collect();
         *self.providers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        self.rate_limits.retain(providers);
     }
 
     /// The provider called `name`, if it is configured and enabled.

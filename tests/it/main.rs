@@ -3,6 +3,8 @@
 //! with its own temporary directory and database.
 
 mod api;
+mod bulk;
 mod durability;
+mod ratelimit;
 mod store_suite;
 mod support;

@@ -3,20 +3,24 @@
 
 use serde_json::{Value, json};
 
-use super::reg;
+use super::{bulk, reg};
 use crate::config::ProviderConfig;
 use crate::scim::{ResourceKind, ScimError};
 
-/// `/ServiceProviderConfig`.
-pub fn service_provider_config(base_url: &str, provider: &ProviderConfig) -> Value {
+/// `/ServiceProviderConfig`; `max_body_bytes` (`[server]`) caps the bulk payload size.
+pub fn service_provider_config(
+    base_url: &str,
+    provider: &ProviderConfig,
+    max_body_bytes: usize,
+) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
         "bulk": {
-            "supported": false,
-            "maxOperations": 0,
-            "maxPayloadSize": 0,
+            "supported": true,
+            "maxOperations": provider.bulk.max_operations,
+            "maxPayloadSize": bulk::max_payload_bytes(provider, max_body_bytes),
         },
         "filter": {"supported": true, "maxResults": provider.max_results},
         "changePassword": {"supported": false},

@@ -4,8 +4,10 @@
 
 mod auth;
 mod body;
+mod bulk;
 mod discovery;
 mod list;
+mod ratelimit;
 mod render;
 mod resources;
 pub mod response;
@@ -21,6 +23,7 @@ pub use server::{Listener, serve};
 
 use crate::config::{ProviderConfig, ServerConfig};
 use crate::store::Store;
+use ratelimit::RateLimiter;
 
 /// Everything a request handler needs, shared by all connections.
 pub struct App {
@@ -36,6 +39,8 @@ pub struct App {
     pub request_timeout: std::time::Duration,
     /// Most connections served at once; further ones wait in the accept queue.
     pub max_connections: usize,
+    /// The providers' request rate limits.
+    rate_limits: RateLimiter,
 }
 
 impl App {
@@ -52,6 +57,7 @@ impl App {
             tls: server.tls.is_some(),
             request_timeout: server.request_timeout,
             max_connections: server.max_connections,
+            rate_limits: RateLimiter::default(),
         };
         app.set_providers(providers);
         app
@@ -64,6 +70,7 @@ impl App {
             .map(|(k, v)| (k.clone(), Arc::new(v.clone())))
             .collect();
         *self.providers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        self.rate_limits.retain(providers);
     }
 
     /// The provider called `name`, if it is configured and enabled.

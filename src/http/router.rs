@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 
 use super::resources::{self, Ctx};
 use super::response::{self, Body};
-use super::{SharedApp, auth, body, discovery, list, search};
+use super::{SharedApp, auth, body, bulk, discovery, list, ratelimit, search};
 use crate::scim::{ResourceKind, ScimError};
 
 /// Serves one request; never fails (errors become SCIM error responses).
@@ -127,6 +127,12 @@ async fn scim(
     let Some(provider) = provider else {
         return Err(ScimError::internal());
     };
+    // After authentication: only the tenant's own clients spend its tokens.
+    if let Some(limit) = provider.rate_limit
+        && let Err(wait) = app.rate_limits.check(provider_name, limit, Instant::now())
+    {
+        return Ok(ratelimit::too_many_requests(provider_name, limit, wait));
+    }
     let base_url = base_url(app, &req, provider_name);
     let method = req.method().clone();
     let (parts, incoming) = req.into_parts();
@@ -184,11 +190,13 @@ async fn scim(
             search::root(app, &ctx, &body::parse_json(&bytes)?).await
         }
         [".search"] => Err(method_not_allowed("POST")),
+        ["Bulk"] if method == Method::POST => bulk::serve(app, &ctx, incoming).await,
+        ["Bulk"] => Err(method_not_allowed("POST")),
         ["ServiceProviderConfig"] => {
             read_only(&method)?;
             Ok(response::json(
                 200,
-                &discovery::service_provider_config(base, &ctx.provider),
+                &discovery::service_provider_config(base, &ctx.provider, app.max_body_bytes),
             ))
         }
         ["ResourceTypes"] => {

@@ -1,6 +1,7 @@
 //! SCIM 2.0 semantics as pure code: the schema registry, resource validation,
 //! filters, PATCH, projection and list parameters. Nothing here does I/O.
 
+pub mod bulk;
 pub mod error;
 pub mod filter;
 pub mod patch;

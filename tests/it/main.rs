@@ -3,7 +3,9 @@
 //! with its own temporary directory and database.
 
 mod api;
+mod bulk;
 mod cli;
 mod durability;
+mod ratelimit;
 mod store_suite;
 mod support;

@@ -4,5 +4,6 @@
 
 mod api;
 mod durability;
+mod quirks;
 mod store_suite;
 mod support;

@@ -51,7 +51,7 @@ pub fn params(
     let filter = match q.get("filter").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(text) => {
             let f = filter::parse_filter(text)?;
-            filter::validate(reg(), kind, &f)?;
+            filter::validate_query(reg(), kind, &f)?;
             Some(f)
         }
         None => None,

@@ -481,6 +481,10 @@ impl Delta {
     }
 }
 
+/// Adds `members` to a group and records the net change in `delta`; a current member is
+/// a no-op. CLIENT-QUIRKS 19: an id naming no User or Group of this provider rejects the
+/// whole request atomically (400 invalidValue listing the unknown ids, nothing changed)
+/// instead of applying the valid members, so a 2xx always means "done exactly as sent".
 async fn add_members(
     tx: &mut dyn Tx,
     provider: &str,

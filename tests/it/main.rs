@@ -6,6 +6,7 @@ mod api;
 mod bulk;
 mod cli;
 mod durability;
+mod quirks;
 mod ratelimit;
 mod store_suite;
 mod support;

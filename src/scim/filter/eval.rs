@@ -39,6 +39,54 @@ pub fn validate(reg: &Registry, kind: ResourceKind, filter: &Filter) -> Result<(
     }
 }
 
+/// [`validate`] for a query (`?filter=`, `.search`), which is evaluated against the stored
+/// form: a path into Group `members` or User `groups` is refused with 400 invalidFilter,
+/// because membership lives in its own rows and such a filter would silently match
+/// nothing; an empty answer makes clients create duplicates (CLIENT-QUIRKS 13).
+pub fn validate_query(
+    reg: &Registry,
+    kind: ResourceKind,
+    filter: &Filter,
+) -> Result<(), ScimError> {
+    validate(reg, kind, filter)?;
+    match membership_path(reg, kind, filter) {
+        None => Ok(()),
+        Some(path) => Err(ScimError::invalid_filter(format!(
+            "\"{path}\" cannot be used in a filter: membership is not searchable; read the {} \
+             with GET {}/{{id}} and look at \"{}\"",
+            kind.as_str(),
+            kind.endpoint(),
+            path.name
+        ))),
+    }
+}
+
+/// The first path of `filter` that names the computed membership attribute of `kind`.
+fn membership_path<'f>(
+    reg: &Registry,
+    kind: ResourceKind,
+    filter: &'f Filter,
+) -> Option<&'f AttrPath> {
+    let computed = |path: &AttrPath| {
+        resolve_base(reg, kind, path).is_some_and(|r| {
+            !r.extension
+                && match kind {
+                    ResourceKind::Group => r.attr.name == "members",
+                    ResourceKind::User => r.attr.name == "groups",
+                }
+        })
+    };
+    match filter {
+        Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { path, .. } => {
+            computed(path).then_some(path)
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            membership_path(reg, kind, a).or_else(|| membership_path(reg, kind, b))
+        }
+        Filter::Not(a) => membership_path(reg, kind, a),
+    }
+}
+
 /// Whether `resource` (full JSON form: core and common attributes at the top level,
 /// extension attributes under their schema URN) satisfies `filter`. Paths that do not
 /// resolve count as absent; run [`validate`] first to reject them.

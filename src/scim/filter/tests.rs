@@ -1,5 +1,8 @@
 //! Tests of the filter parser and evaluator: unit tests per feature, the RFC 7644
-//! section 3.4.2.2 examples, and properties (round trip, no panics, logic laws).
+//! section 3.4.2.2 examples, and properties (round trip, no panics, logic laws, errors
+//! of arbitrary text are 400 invalidFilter).
+
+mod fuzz;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -522,6 +525,43 @@ fn validation_accepts_what_clients_send() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn queries_refuse_membership_paths_they_cannot_evaluate() {
+    let reg = Registry::new();
+    for (kind, filter) in [
+        (ResourceKind::Group, "members[value eq \"u1\"]"),
+        (
+            ResourceKind::Group,
+            "displayName eq \"A\" and members.value eq \"u1\"",
+        ),
+        (ResourceKind::Group, "members eq \"u1\""),
+        (ResourceKind::Group, "not (members pr)"),
+        (
+            ResourceKind::Group,
+            "urn:ietf:params:scim:schemas:core:2.0:Group:members pr",
+        ),
+        (USER, "groups.value eq \"g1\""),
+        (USER, "userName eq \"x\" or groups[display eq \"Admins\"]"),
+    ] {
+        let f = parse_filter(filter).expect("parses");
+        assert_eq!(validate(&reg, kind, &f), Ok(()), "{filter}");
+        let e = validate_query(&reg, kind, &f).expect_err(filter);
+        assert_eq!(e.status, 400, "{filter}");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{filter}");
+        assert!(e.detail.contains("membership is not searchable"), "{e}");
+    }
+    for (kind, filter) in [
+        (ResourceKind::Group, "displayName eq \"members\""),
+        (
+            USER,
+            "userName eq \"groups\" and emails[type eq \"work\"] and title pr",
+        ),
+    ] {
+        let f = parse_filter(filter).expect("parses");
+        assert_eq!(validate_query(&reg, kind, &f), Ok(()), "{filter}");
+    }
 }
 
 // ------------------------------------------------------------------ evaluation

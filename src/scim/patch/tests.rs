@@ -1,7 +1,9 @@
 //! PATCH engine tests: RFC 7644 section 3.5.2 examples, every CLIENT-QUIRKS item of the
-//! engine, errors, and a property test over random operation sequences.
+//! engine, errors, a property test over random operation sequences, and a fuzzing bound
+//! over arbitrary JSON bodies.
 
 mod errors;
+mod fuzz;
 mod props;
 mod quirks;
 mod rfc;

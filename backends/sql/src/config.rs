@@ -428,6 +428,21 @@ mod tests {
     }
 
     #[test]
+    fn fits_in_the_main_crates_tagged_target_enum() {
+        #[derive(Debug, Deserialize)]
+        #[serde(tag = "kind", rename_all = "lowercase")]
+        enum Target {
+            Sql(SqlTargetConfig),
+        }
+        let Target::Sql(c) = toml::from_str(&format!("kind = \"sql\"\n{BASE}")).unwrap();
+        assert_eq!(c.users.table, "users");
+        assert_eq!(c.active_column(), Some("active"));
+        let err =
+            toml::from_str::<Target>(&format!("kind = \"sql\"\ncolour = 1\n{BASE}")).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
     fn passwords_never_show() {
         assert_eq!(redact("postgres://u:secret@h:5/db"), "postgres://u@h:5/db");
         assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");

@@ -16,6 +16,7 @@
 //! a conflict, never adopted) and must map every attribute named in the profile.
 
 mod checks;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

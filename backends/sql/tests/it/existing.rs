@@ -204,13 +204,14 @@ async fn existing_rows_conflict_without_adopt(db: Arc<TestDb>) {
     );
     let bob = db
         .rows(
-            "SELECT scim_id, scimd_owner, email FROM app_users WHERE user_name = 'bob'",
+            "SELECT scim_id, scimd_owner, user_name FROM app_users WHERE email = 'bob@example.test'",
             &[],
         )
         .await;
     assert_eq!(
         bob,
-        [vec![None, None, Some("bob@example.test".to_string())]]
+        [vec![None, None, Some("bob".to_string())]],
+        "bob's row must stay exactly as the application left it"
     );
     assert_eq!(observe_ids(&backend, ObjectKind::User).await, ["u-erin"]);
 }

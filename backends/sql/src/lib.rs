@@ -34,7 +34,6 @@ use crate::pool::Pool;
 use crate::schema::Schema;
 
 /// A SQL target, built by [`SqlTargetConfig::build`].
-#[derive(Debug)]
 pub struct SqlBackend {
     config: SqlTargetConfig,
     dialect: Dialect,
@@ -68,6 +67,13 @@ impl SqlBackend {
             return Ok(s.clone());
         }
         self.prepare().await
+    }
+}
+
+impl std::fmt::Debug for SqlBackend {
+    /// Names the target without the password a URL may carry.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 

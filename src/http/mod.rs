@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod cursor;
 mod discovery;
 mod list;
 mod render;

@@ -4,5 +4,6 @@
 
 mod api;
 mod durability;
+mod store_filters;
 mod store_suite;
 mod support;

@@ -7,6 +7,10 @@ use super::{bulk, reg};
 use crate::config::ProviderConfig;
 use crate::scim::{ResourceKind, ScimError};
 
+/// Seconds a cursor is advertised to stay valid (RFC 9865 `cursorTimeout`, a minimum);
+/// scimd's keyset cursors do not expire at all.
+const CURSOR_TIMEOUT_SECS: u64 = 86_400;
+
 /// `/ServiceProviderConfig`; `max_body_bytes` (`[server]`) caps the bulk payload size.
 pub fn service_provider_config(
     base_url: &str,
@@ -24,8 +28,18 @@ pub fn service_provider_config(
         },
         "filter": {"supported": true, "maxResults": provider.max_results},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9865: cursors are keyset positions that never expire; index paging stays
+        // the default for the clients that only know RFC 7644.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": provider.max_results,
+            "maxPageSize": provider.max_results,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod bulk;
+mod cursor;
 mod discovery;
 mod list;
 mod ratelimit;

@@ -14,7 +14,7 @@ use crate::config::ProviderConfig;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
 use crate::scim::{ResourceKind, ScimError, filter, resource};
-use crate::store::{Change, ListQuery, Mutation, StoredResource};
+use crate::store::{Change, ListPage, ListQuery, Mutation, StoredResource};
 
 /// What every handler knows about the request it serves.
 pub struct Ctx {
@@ -285,12 +285,8 @@ pub async fn delete(
 /// `GET /Users`, `GET /Groups`.
 pub async fn list(app: &App, ctx: &Ctx, kind: ResourceKind) -> Result<Response<Body>, ScimError> {
     let params = list::params(&ctx.query, kind, ctx.provider.max_results)?;
-    let start_index = params.start_index;
-    let (total, resources) = query(app, ctx, kind, params).await?;
-    Ok(response::json(
-        200,
-        &list::list_response(total, start_index, resources),
-    ))
+    let (page, resources) = query(app, ctx, kind, &params).await?;
+    Ok(response::json(200, &params.response(&page, resources)))
 }
 
 /// Runs a list query and renders its page.
@@ -298,20 +294,11 @@ pub async fn query(
     app: &App,
     ctx: &Ctx,
     kind: ResourceKind,
-    params: ListParams,
-) -> Result<(usize, Vec<Value>), ScimError> {
-    let ListParams {
-        filter,
-        start_index,
-        count,
-        projection,
-    } = params;
-    let (indexed, rest) = match &filter {
-        Some(f) => list::split(kind, f),
-        None => (Default::default(), false),
-    };
+    params: &ListParams,
+) -> Result<(ListPage, Vec<Value>), ScimError> {
     let base_url = ctx.base_url.clone();
-    let predicate = move |r: &StoredResource| match &filter {
+    let filter = params.filter.as_ref();
+    let matches = move |r: &StoredResource| match filter {
         Some(f) => filter::matches(
             reg(),
             kind,
@@ -322,10 +309,10 @@ pub async fn query(
     };
     let query = ListQuery {
         kind,
-        indexed,
-        predicate: if rest { Some(&predicate) } else { None },
-        offset: start_index - 1,
-        count,
+        filter,
+        matches: &matches,
+        sort: params.sort.clone(),
+        paging: params.store_paging(),
     };
     let page = app
         .store
@@ -334,7 +321,7 @@ pub async fn query(
         .map_err(response::store_error)?;
     let mut resources = Vec::with_capacity(page.resources.len());
     for r in &page.resources {
-        resources.push(Value::Object(full(app, ctx, r, &projection).await?));
+        resources.push(Value::Object(full(app, ctx, r, &params.projection).await?));
     }
-    Ok((page.total, resources))
+    Ok((page, resources))
 }

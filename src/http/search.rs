@@ -1,6 +1,8 @@
-//! `POST /.search` (RFC 7644 section 3.4.3): the list parameters in a JSON body, at a
-//! resource endpoint or at the provider's root, where Users and Groups are searched
-//! together (Users first, then Groups, each in id order).
+//! `POST /.search` (RFC 7644 section 3.4.3): the list parameters in a JSON body
+//! (`filter`, `sortBy`, `sortOrder`, `startIndex`, `count`, `cursor`, `attributes`,
+//! `excludedAttributes`), at a resource endpoint or at the provider's root, where Users
+//! and Groups are searched together (Users first, then Groups, each in id order or
+//! sorted by `sortBy`).
 
 use std::collections::HashMap;
 
@@ -65,18 +67,20 @@ pub async fn resource(
 ) -> Result<Response<Body>, ScimError> {
     let q = params(body)?;
     let p = list::params(&q, kind, ctx.provider.max_results)?;
-    let start_index = p.start_index;
-    let (total, resources) = resources::query(app, ctx, kind, p).await?;
-    Ok(response::json(
-        200,
-        &list::list_response(total, start_index, resources),
-    ))
+    let (page, resources) = resources::query(app, ctx, kind, &p).await?;
+    Ok(response::json(200, &p.response(&page, resources)))
 }
 
-/// `POST /.search` at the root: both resource types; a filter valid for only one of
-/// them searches that one.
+/// `POST /.search` at the root: both resource types; a filter (or sortBy) valid for
+/// only one of them searches that one. Pages by index only (a cursor names a position
+/// in one resource type's order); with sortBy, each type's block is sorted.
 pub async fn root(app: &App, ctx: &Ctx, body: &Value) -> Result<Response<Body>, ScimError> {
     let q = params(body)?;
+    if q.contains_key("cursor") {
+        return Err(ScimError::invalid_value(
+            "cursor paging is per resource type: POST /Users/.search or /Groups/.search",
+        ));
+    }
     let max = ctx.provider.max_results;
     let mut parsed = Vec::new();
     let mut first_error = None;
@@ -88,22 +92,25 @@ pub async fn root(app: &App, ctx: &Ctx, body: &Value) -> Result<Response<Body>, 
             }
         }
     }
-    if parsed.is_empty() {
+    let Some((start_index, mut wanted)) = parsed.first().and_then(|(_, p)| match p.paging {
+        list::PageRequest::Index { start_index, count } => Some((start_index, count)),
+        list::PageRequest::Cursor { .. } => None,
+    }) else {
         return Err(first_error.unwrap_or_else(ScimError::internal));
-    }
-    let start_index = parsed[0].1.start_index;
-    let mut wanted = parsed[0].1.count;
+    };
     let mut skip = start_index - 1;
     let mut total = 0;
     let mut resources = Vec::new();
     for (kind, mut p) in parsed {
-        p.start_index = skip + 1;
-        p.count = wanted;
-        let (n, page) = resources::query(app, ctx, kind, p).await?;
-        total += n;
-        skip = skip.saturating_sub(n);
-        wanted -= page.len();
-        resources.extend(page);
+        p.paging = list::PageRequest::Index {
+            start_index: skip + 1,
+            count: wanted,
+        };
+        let (page, rendered) = resources::query(app, ctx, kind, &p).await?;
+        total += page.total;
+        skip = skip.saturating_sub(page.total);
+        wanted -= rendered.len();
+        resources.extend(rendered);
     }
     Ok(response::json(
         200,

@@ -9,8 +9,8 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::types::{
-    Change, GroupRef, IndexedFilter, JournalEntry, Member, Mutation, StoreError, StoredResource,
-    format_time, parse_time,
+    Change, GroupRef, JournalEntry, Member, Mutation, StoreError, StoredResource, format_time,
+    parse_time,
 };
 use crate::scim::patch::MemberChange;
 use crate::scim::resource::MemberRef;
@@ -111,31 +111,15 @@ pub(super) trait Tx: Send {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<JournalEntry>, StoreError>;
-    /// Resources matching the indexed filter with id > `after_id`, in id order.
-    async fn scan(
+    /// The SQL dialect of this connection.
+    fn dialect(&self) -> super::sql::Dialect;
+    /// Runs a statement returning one row of two integers.
+    async fn counts(&mut self, sql: &super::sql::Sql) -> Result<(i64, i64), StoreError>;
+    /// Runs a statement returning resource rows plus a nullable text `sort_key`.
+    async fn rows(
         &mut self,
-        provider: &str,
-        kind: ResourceKind,
-        indexed: &IndexedFilter,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StoredResource>, StoreError>;
-    /// How many resources match the indexed filter.
-    async fn count(
-        &mut self,
-        provider: &str,
-        kind: ResourceKind,
-        indexed: &IndexedFilter,
-    ) -> Result<usize, StoreError>;
-    /// One page of resources matching the indexed filter, in id order.
-    async fn page(
-        &mut self,
-        provider: &str,
-        kind: ResourceKind,
-        indexed: &IndexedFilter,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredResource>, StoreError>;
+        sql: &super::sql::Sql,
+    ) -> Result<Vec<(StoredResource, Option<String>)>, StoreError>;
 }
 
 /// A resource row as written.
@@ -195,61 +179,6 @@ where
         last_modified: parse_time(&row.try_get::<String, _>("last_modified")?)?,
         id,
     })
-}
-
-const COLUMNS: &str = "SELECT id, kind, data, version, created, last_modified FROM resources";
-
-/// `AND col = $n` conditions for the indexed filter, binds starting at `$3`.
-fn indexed_conditions(indexed: &IndexedFilter) -> (String, Vec<String>) {
-    let mut sql = String::from(" WHERE provider = $1 AND kind = $2");
-    let mut binds = Vec::new();
-    for (col, v) in [
-        ("id", &indexed.id),
-        ("name_key", &indexed.name_key),
-        ("external_id", &indexed.external_id),
-    ] {
-        if let Some(v) = v {
-            binds.push(v.clone());
-            sql.push_str(&format!(" AND {col} = ${}", binds.len() + 2));
-        }
-    }
-    if indexed.impossible {
-        sql.push_str(" AND 1 = 0");
-    }
-    (sql, binds)
-}
-
-/// Keyset scan: rows after `after_id` in id order; the caller binds the limit last.
-pub(super) fn scan_sql(indexed: &IndexedFilter, after_id: Option<&str>) -> (String, Vec<String>) {
-    let (mut cond, mut binds) = indexed_conditions(indexed);
-    if let Some(after) = after_id {
-        binds.push(after.to_owned());
-        cond.push_str(&format!(" AND id > ${}", binds.len() + 2));
-    }
-    (
-        format!("{COLUMNS}{cond} ORDER BY id LIMIT ${}", binds.len() + 3),
-        binds,
-    )
-}
-
-/// Count of rows matching the indexed filter.
-pub(super) fn count_sql(indexed: &IndexedFilter) -> (String, Vec<String>) {
-    let (cond, binds) = indexed_conditions(indexed);
-    (format!("SELECT COUNT(*) FROM resources{cond}"), binds)
-}
-
-/// A page in id order; the caller binds limit then offset.
-pub(super) fn page_sql(indexed: &IndexedFilter) -> (String, Vec<String>) {
-    let (cond, binds) = indexed_conditions(indexed);
-    let n = binds.len() + 2;
-    (
-        format!(
-            "{COLUMNS}{cond} ORDER BY id LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        ),
-        binds,
-    )
 }
 
 /// The lower-cased name key and display name of a resource's data.
@@ -637,58 +566,4 @@ async fn journal_members(
         at,
     )
     .await
-}
-
-/// Lists resources: SQL does the indexed part; the predicate, when there is one, is
-/// evaluated on a keyset scan so memory stays bounded by the page size.
-pub(super) async fn list(
-    tx: &mut dyn Tx,
-    provider: &str,
-    query: &super::ListQuery<'_>,
-) -> Result<super::ListPage, StoreError> {
-    let Some(predicate) = query.predicate else {
-        let total = tx.count(provider, query.kind, &query.indexed).await?;
-        let resources = if query.count == 0 || query.offset >= total {
-            Vec::new()
-        } else {
-            tx.page(
-                provider,
-                query.kind,
-                &query.indexed,
-                query.offset as i64,
-                query.count as i64,
-            )
-            .await?
-        };
-        return Ok(super::ListPage { total, resources });
-    };
-    const BATCH: i64 = 1000;
-    let mut total = 0usize;
-    let mut resources = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let batch = tx
-            .scan(
-                provider,
-                query.kind,
-                &query.indexed,
-                after.as_deref(),
-                BATCH,
-            )
-            .await?;
-        let done = (batch.len() as i64) < BATCH;
-        after = batch.last().map(|r| r.id.clone());
-        for r in batch {
-            if predicate(&r) {
-                if total >= query.offset && resources.len() < query.count {
-                    resources.push(r);
-                }
-                total += 1;
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(super::ListPage { total, resources })
 }

@@ -4,10 +4,14 @@
 //! (`logic.rs`) shared by both, and the journal (outbox) written in the same
 //! transaction as every change.
 
+mod filter_sql;
+mod listing;
 mod logic;
 mod migrate;
 mod postgres;
 mod queries;
+mod sort_sql;
+mod sql;
 mod sqlite;
 mod types;
 
@@ -16,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::scim::ResourceKind;
+pub use listing::check_sort;
 pub use types::*;
 
 /// What a storage engine offers; every call is scoped to one provider.

@@ -19,7 +19,12 @@ use super::{
 };
 use crate::scim::ResourceKind;
 
-impl_tx!(PgTx, PgConnection, "FOR UPDATE");
+impl_tx!(
+    PgTx,
+    PgConnection,
+    "FOR UPDATE",
+    super::sql::Dialect::Postgres
+);
 
 /// Advisory lock key that serialises migrations between instances starting together.
 const MIGRATION_LOCK: i64 = 0x5c1d_0001;
@@ -110,7 +115,7 @@ impl StoreEngine for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let page = logic::list(&mut PgTx { conn: &mut tx }, provider, query).await?;
+        let page = super::listing::list(&mut PgTx { conn: &mut tx }, provider, query).await?;
         tx.commit().await?;
         Ok(page)
     }

@@ -37,9 +37,10 @@ pub(super) fn bind_list(first: usize, n: usize) -> String {
 }
 
 /// Implements `logic::Tx` for a transaction wrapper over one sqlx connection type.
-/// `$lock` is appended to the row read of an update (`FOR UPDATE` on PostgreSQL).
+/// `$lock` is appended to the row read of an update (`FOR UPDATE` on PostgreSQL);
+/// `$dialect` is what list queries are written in.
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, $lock:literal) => {
+    ($tx:ident, $conn:ty, $lock:literal, $dialect:expr) => {
         /// A unit of work on one connection, inside a transaction the engine opened.
         pub(super) struct $tx<'c> {
             pub(super) conn: &'c mut $conn,
@@ -360,53 +361,42 @@ macro_rules! impl_tx {
                     .collect()
             }
 
-            async fn scan(
-                &mut self,
-                provider: &str,
-                kind: crate::scim::ResourceKind,
-                indexed: &crate::store::IndexedFilter,
-                after_id: Option<&str>,
-                limit: i64,
-            ) -> Result<Vec<crate::store::StoredResource>, crate::store::StoreError> {
-                let (sql, binds) = crate::store::logic::scan_sql(indexed, after_id);
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider).bind(kind.as_str());
-                for b in binds {
-                    q = q.bind(b);
-                }
-                let rows = q.bind(limit).fetch_all(&mut *self.conn).await?;
-                rows.iter().map(crate::store::logic::decode_resource).collect()
+            fn dialect(&self) -> crate::store::sql::Dialect {
+                $dialect
             }
 
-            async fn count(
-                &mut self,
-                provider: &str,
-                kind: crate::scim::ResourceKind,
-                indexed: &crate::store::IndexedFilter,
-            ) -> Result<usize, crate::store::StoreError> {
-                let (sql, binds) = crate::store::logic::count_sql(indexed);
-                let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(provider).bind(kind.as_str());
-                for b in binds {
-                    q = q.bind(b);
+            async fn counts(&mut self, sql: &crate::store::sql::Sql) -> Result<(i64, i64), crate::store::StoreError> {
+                let sql = &sql.compact();
+                let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.text.clone()));
+                for b in &sql.binds {
+                    q = match b {
+                        crate::store::sql::Bind::Text(s) => q.bind(s.clone()),
+                        crate::store::sql::Bind::Int(i) => q.bind(*i),
+                    };
                 }
-                let (n,) = q.fetch_one(&mut *self.conn).await?;
-                Ok(n as usize)
+                Ok(q.fetch_one(&mut *self.conn).await?)
             }
 
-            async fn page(
+            async fn rows(
                 &mut self,
-                provider: &str,
-                kind: crate::scim::ResourceKind,
-                indexed: &crate::store::IndexedFilter,
-                offset: i64,
-                limit: i64,
-            ) -> Result<Vec<crate::store::StoredResource>, crate::store::StoreError> {
-                let (sql, binds) = crate::store::logic::page_sql(indexed);
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider).bind(kind.as_str());
-                for b in binds {
-                    q = q.bind(b);
+                sql: &crate::store::sql::Sql,
+            ) -> Result<Vec<(crate::store::StoredResource, Option<String>)>, crate::store::StoreError> {
+                use sqlx::Row as _;
+                let sql = &sql.compact();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.clone()));
+                for b in &sql.binds {
+                    q = match b {
+                        crate::store::sql::Bind::Text(s) => q.bind(s.clone()),
+                        crate::store::sql::Bind::Int(i) => q.bind(*i),
+                    };
                 }
-                let rows = q.bind(limit).bind(offset).fetch_all(&mut *self.conn).await?;
-                rows.iter().map(crate::store::logic::decode_resource).collect()
+                let rows = q.fetch_all(&mut *self.conn).await?;
+                rows.iter()
+                    .map(|r| {
+                        let key: Option<String> = r.try_get("sort_key")?;
+                        Ok((crate::store::logic::decode_resource(r)?, key))
+                    })
+                    .collect()
             }
         }
     };

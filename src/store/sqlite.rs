@@ -19,7 +19,7 @@ use super::{
 };
 use crate::scim::ResourceKind;
 
-impl_tx!(SqliteTx, SqliteConnection, "");
+impl_tx!(SqliteTx, SqliteConnection, "", super::sql::Dialect::Sqlite);
 
 /// Most mutations one group commit carries.
 const MAX_BATCH: usize = 256;
@@ -208,7 +208,7 @@ impl StoreEngine for SqliteStore {
         let mut c = self.reader().await?;
         // One read transaction: count and page see the same snapshot.
         let mut tx = c.begin().await?;
-        let page = logic::list(&mut SqliteTx { conn: &mut tx }, provider, query).await?;
+        let page = super::listing::list(&mut SqliteTx { conn: &mut tx }, provider, query).await?;
         tx.commit().await?;
         Ok(page)
     }

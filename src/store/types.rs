@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::scim::filter::{AttrPath, Filter};
 use crate::scim::patch::MemberChange;
 use crate::scim::resource::MemberRef;
 use crate::scim::{ResourceKind, ScimError};
@@ -108,34 +109,69 @@ impl std::fmt::Debug for Mutation {
     }
 }
 
-/// Conditions on indexed columns that a list query can push down into SQL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexedFilter {
-    /// `id eq`.
-    pub id: Option<String>,
-    /// `userName eq` / group `displayName eq`, already lower-cased.
-    pub name_key: Option<String>,
-    /// `externalId eq`.
-    pub external_id: Option<String>,
-    /// True when the filter can match nothing (e.g. two different `id eq`).
-    pub impossible: bool,
+/// Evaluates the whole filter in Rust on one resource: for the rows SQL cannot decide
+/// (see `store::filter_sql`), so answers never depend on the engine.
+pub type Predicate<'a> = &'a (dyn Fn(&StoredResource) -> bool + Sync);
+
+/// `sortBy` and `sortOrder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortBy {
+    /// The attribute to sort by (validated with [`crate::store::check_sort`]).
+    pub path: AttrPath,
+    /// `sortOrder=descending`.
+    pub descending: bool,
 }
 
-/// A predicate evaluated in Rust on candidates the indexed filter let through.
-pub type Predicate<'a> = &'a (dyn Fn(&StoredResource) -> bool + Sync);
+/// Where a resource sits in a listing: its sort key (as the store computes it; `None`
+/// when the resource has no value) and its id, the tie-break.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The sort key; always `None` without `sortBy`.
+    pub key: Option<String>,
+    /// The resource id.
+    pub id: String,
+}
+
+/// Which way a cursor page goes from its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The page after the position (`nextCursor`).
+    Forward,
+    /// The page before the position (`previousCursor`).
+    Backward,
+}
+
+/// How a list is paged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// `startIndex`/`count` (RFC 7644 section 3.4.2.4).
+    Index {
+        /// 0-based offset (`startIndex` - 1).
+        offset: usize,
+        /// Page size; 0 returns the total only.
+        count: usize,
+    },
+    /// Keyset cursors (RFC 9865): the page after or before a position, or the first page.
+    Cursor {
+        /// Where to continue; `None` for the first page.
+        from: Option<(Position, Direction)>,
+        /// Page size; 0 returns the total only.
+        count: usize,
+    },
+}
 
 /// A list request, after parsing.
 pub struct ListQuery<'a> {
     /// User or Group.
     pub kind: ResourceKind,
-    /// Pushed-down conditions.
-    pub indexed: IndexedFilter,
-    /// The rest of the filter, when it is not fully indexed.
-    pub predicate: Option<Predicate<'a>>,
-    /// 0-based offset (SCIM `startIndex` - 1).
-    pub offset: usize,
-    /// Page size; 0 returns the total only.
-    pub count: usize,
+    /// The filter, validated against the registry; as much of it as possible runs in SQL.
+    pub filter: Option<&'a Filter>,
+    /// The same filter evaluated in Rust, for rows SQL leaves unsure.
+    pub matches: Predicate<'a>,
+    /// The order; id order when absent (and always the tie-break).
+    pub sort: Option<SortBy>,
+    /// Which page.
+    pub paging: Paging,
 }
 
 /// A page of results.
@@ -143,8 +179,16 @@ pub struct ListQuery<'a> {
 pub struct ListPage {
     /// How many resources match in all.
     pub total: usize,
-    /// The page, in stable (`id`) order.
+    /// The page, in listing order.
     pub resources: Vec<StoredResource>,
+    /// Position of the first resource of the page.
+    pub first: Option<Position>,
+    /// Position of the last resource of the page.
+    pub last: Option<Position>,
+    /// Whether resources come before this page (cursor paging).
+    pub more_before: bool,
+    /// Whether resources come after this page (cursor paging).
+    pub more_after: bool,
 }
 
 /// One journal (outbox) entry.

@@ -8,5 +8,6 @@ mod cli;
 mod durability;
 mod quirks;
 mod ratelimit;
+mod store_filters;
 mod store_suite;
 mod support;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use scimd::scim::ResourceKind;
 use scimd::scim::patch::MemberChange;
 use scimd::scim::resource::MemberRef;
-use scimd::store::{Change, IndexedFilter, ListQuery, Mutation, Store, StoreError, StoreUrl};
+use scimd::store::{Change, ListQuery, Mutation, Paging, Store, StoreError, StoreUrl};
 
 use crate::support::PgDb;
 
@@ -103,15 +103,16 @@ async fn suite(store: Store) {
     create(&store, "p2", user("alice")).await;
 
     // Lookup by the indexed name key.
+    let f = scimd::scim::filter::parse_filter(r#"userName eq "alice""#).unwrap();
     let q = ListQuery {
         kind: ResourceKind::User,
-        indexed: IndexedFilter {
-            name_key: Some("alice".into()),
-            ..Default::default()
+        filter: Some(&f),
+        matches: &|_| panic!("an indexed lookup needs no Rust evaluation"),
+        sort: None,
+        paging: Paging::Index {
+            offset: 0,
+            count: 10,
         },
-        predicate: None,
-        offset: 0,
-        count: 10,
     };
     let page = store.list("p1", &q).await.unwrap();
     assert_eq!(page.total, 1);

@@ -653,8 +653,9 @@ fn number_cmp(a: &Number, b: &Number) -> Option<Ordering> {
 }
 
 /// An instant from RFC 3339; also accepts a date-time without offset, or a bare date,
-/// as UTC, since some clients send those.
-fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
+/// as UTC, since some clients send those. (The store's SQL translation of dateTime
+/// comparisons reads literals with this same function.)
+pub fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
     }

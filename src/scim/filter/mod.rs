@@ -8,7 +8,7 @@ mod parse;
 mod tests;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
-pub use eval::{matches, matches_element, validate, validate_query};
+pub use eval::{matches, matches_element, parse_instant, validate, validate_query};
 pub use parse::{
     FilterError, MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_attr_path, parse_filter, parse_patch_path,
 };

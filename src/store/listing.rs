@@ -160,7 +160,7 @@ pub(super) async fn list(
         } => {
             let backward = *dir == Direction::Backward;
             // Ascending listing: forward is "after"; descending flips it; backward flips again.
-            let after = !descending != backward;
+            let after = descending == backward;
             let beyond = key.beyond(&mut page, pos, after)?;
             exact = Expr::Sql(format!("({} AND {})", exact.text(), beyond.text()));
             (*count, backward, !backward)

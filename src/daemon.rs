@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 
+use crate::admin;
 use crate::config::{self, Config, StateUrl};
 use crate::http::{self, App, Listener};
+use crate::reconcile::Reconciler;
+use crate::reconcile::worker::TargetRuntime;
 use crate::signals::{self, Control};
 use crate::store::{Store, StoreError, StoreUrl};
 use crate::systemd;
+use crate::targets;
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,38 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("signals: {0}")]
     Signals(std::io::Error),
+    /// The admin socket could not be bound.
+    #[error("admin socket {path}: {source}")]
+    Admin {
+        /// The configured path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A target could not be set up.
+    #[error("{0}")]
+    Target(String),
+}
+
+/// The targets of every enabled provider, built from a validated configuration.
+pub fn build_targets(config: &Config) -> Result<Vec<(Arc<TargetRuntime>, String)>, String> {
+    let mut out = Vec::new();
+    for (provider, p) in config.providers.iter().filter(|(_, p)| p.enabled) {
+        for (name, table) in &p.targets {
+            let spec = targets::parse(provider, name, table).map_err(|problems| {
+                let text: Vec<String> = problems
+                    .into_iter()
+                    .map(|(k, m)| format!("{k}: {m}"))
+                    .collect();
+                format!("target {provider}/{name}: {}", text.join("; "))
+            })?;
+            let runtime = spec
+                .build()
+                .map_err(|e| format!("target {provider}/{name}: {e}"))?;
+            out.push((runtime, spec.fingerprint));
+        }
+    }
+    Ok(out)
 }
 
 /// Opens the configured state store.
@@ -79,6 +115,17 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         None => None,
     };
     let app = Arc::new(App::new(store.clone(), &config.server, &config.providers));
+    let reconciler = Arc::new(Mutex::new(Reconciler::new(store.clone())));
+    reconciler
+        .lock()
+        .await
+        .sync(build_targets(&config).map_err(DaemonError::Target)?)
+        .await;
+    let admin_path = config.admin.socket.clone();
+    let admin = admin::bind(&admin_path).map_err(|source| DaemonError::Admin {
+        path: admin_path.clone(),
+        source,
+    })?;
     let (control_tx, control_rx) = mpsc::channel(16);
     if with_signals {
         signals::spawn(control_tx.clone()).map_err(DaemonError::Signals)?;
@@ -97,14 +144,51 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         app.clone(),
         wait_stop(stop_rx),
     ));
+    tokio::spawn(admin::serve(
+        admin,
+        admin_path,
+        reconciler.clone(),
+        stop_tx.subscribe(),
+    ));
+    tokio::spawn(export_target_metrics(
+        reconciler.clone(),
+        stop_tx.subscribe(),
+    ));
     let done = tokio::spawn(control_loop(
-        config, app, store, control_rx, stop_tx, server,
+        config, app, store, reconciler, control_rx, stop_tx, server,
     ));
     Ok(Running {
         addr,
         control: control_tx,
         done,
     })
+}
+
+/// Publishes each target's lag and parked count as gauges, every few seconds.
+async fn export_target_metrics(
+    reconciler: Arc<Mutex<Reconciler>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        for r in reconciler.lock().await.report().await {
+            let labels = [
+                ("provider", r.provider.clone()),
+                ("target", r.target.clone()),
+            ];
+            metrics::gauge!("scimd_reconcile_lag_entries", &labels).set(r.lag_entries as f64);
+            metrics::gauge!("scimd_reconcile_lag_seconds", &labels).set(r.lag_seconds);
+            metrics::gauge!("scimd_reconcile_parked", &labels).set(r.parked.len() as f64);
+            metrics::gauge!("scimd_reconcile_failing", &labels).set(if r.last_error.is_some() {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {
@@ -115,6 +199,7 @@ async fn control_loop(
     mut config: Config,
     app: Arc<App>,
     store: Store,
+    reconciler: Arc<Mutex<Reconciler>>,
     mut rx: mpsc::Receiver<Control>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
@@ -123,11 +208,19 @@ async fn control_loop(
         match event {
             Control::Reload => {
                 systemd::reloading();
-                reload(&mut config, &app);
+                if reload(&mut config, &app) {
+                    match build_targets(&config) {
+                        Ok(targets) => reconciler.lock().await.sync(targets).await,
+                        Err(e) => tracing::error!(error = %e, "targets not changed"),
+                    }
+                }
                 systemd::ready("configuration reloaded");
             }
             Control::Reconcile => {
-                tracing::info!("reconcile requested; no targets are configured yet")
+                tracing::info!(
+                    "reconcile requested: drift checks are not available in this version yet; \
+                    the workers keep applying the journal"
+                )
             }
             Control::Shutdown => break,
         }
@@ -136,13 +229,14 @@ async fn control_loop(
     systemd::stopping();
     let _ = stop.send(true);
     let _ = server.await;
+    reconciler.lock().await.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
 }
 
 /// Loads and validates the file again; applies it only when valid. Providers change
 /// live; `[server]`, `[state]`, `[admin]` and `[log]` changes need a restart, said loudly.
-fn reload(current: &mut Config, app: &App) {
+fn reload(current: &mut Config, app: &App) -> bool {
     match config::load(&current.path) {
         Ok(new) => {
             app.set_providers(&new.providers);
@@ -162,12 +256,14 @@ fn reload(current: &mut Config, app: &App) {
                 }
             }
             *current = new;
+            true
         }
         Err(errors) => {
             crate::metrics::reload(false);
             for e in errors.iter() {
                 tracing::error!(error = %e, "configuration reload rejected; the previous configuration stays in force");
             }
+            false
         }
     }
 }

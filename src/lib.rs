@@ -1,6 +1,7 @@
 //! scimd: a SCIM 2.0 service provider that stores what provisioning clients push and
 //! reconciles it into LDAP directories and SQL databases.
 
+pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod http;
@@ -11,3 +12,4 @@ pub mod scim;
 pub mod signals;
 pub mod store;
 pub mod systemd;
+pub mod targets;

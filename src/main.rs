@@ -32,6 +32,12 @@ enum Command {
     Run,
     /// Validate the configuration file and print every error with its line; exit 2 when invalid.
     CheckConfig,
+    /// Show what each provider's targets are doing: journal lag, parked errors, last success.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage provider bearer tokens.
     Token {
         #[command(subcommand)]
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             }
         },
         Command::CheckConfig => check_config(&cli.config),
+        Command::Status { json } => status(&cli.config, json),
         Command::Token {
             command: TokenCommand::New,
         } => match config::new_token() {
@@ -91,6 +98,46 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 errors.iter().count()
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+fn status(path: &std::path::Path, json: bool) -> ExitCode {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!(
+                "scimd: cannot read the admin socket path from {}:\n{errors}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(scimd::admin::fetch_status(&config.admin.socket)) {
+        Ok(reports) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).unwrap_or_default()
+                );
+            } else {
+                print!("{}", scimd::admin::render(&reports));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            ExitCode::FAILURE
         }
     }
 }

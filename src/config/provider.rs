@@ -44,6 +44,30 @@ impl Checker<'_> {
         providers
     }
 
+    /// Checks each target table with the targets layer (mappings against the schema
+    /// registry, kind-specific settings); problems are reported at the provider's line.
+    fn targets(
+        &mut self,
+        provider: &str,
+        targets: &BTreeMap<String, toml::Table>,
+        span: &Range<usize>,
+        key: &str,
+    ) {
+        for (name, table) in targets {
+            if let Err(problems) = crate::targets::parse(provider, name, table) {
+                let target_key = join_key(&join_key(key, "targets"), name);
+                for (sub, message) in problems {
+                    let k = if sub.is_empty() {
+                        target_key.clone()
+                    } else {
+                        format!("{target_key}.{sub}")
+                    };
+                    self.error(span.clone(), &k, message, None);
+                }
+            }
+        }
+    }
+
     fn provider_name(&mut self, name: &str, span: &Range<usize>, key: &str) {
         if !is_provider_name(name) {
             let message = format!("{name:?} is not a valid provider name");
@@ -69,6 +93,7 @@ impl Checker<'_> {
             self.error(span.clone(), key, message, Some(hint));
         }
         let field = |name: &str| join_key(key, name);
+        self.targets(&name, &raw.targets, span, key);
         ProviderConfig {
             name,
             enabled,

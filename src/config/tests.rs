@@ -140,6 +140,8 @@ url = "sqlite://data/demo-directory.db"
 
 [providers.contoso.targets.directory.users]
 table = "users"
+key = "scim_id"
+on_deactivate = "delete"
 "#,
         DEMO_HASH.to_uppercase().replacen("SHA256:", "sha256:", 1)
     );

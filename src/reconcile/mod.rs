@@ -1,4 +1,149 @@
 //! Reconciliation: carrying the desired state in the store into each provider's
-//! targets. `mapping` turns SCIM resources into target attributes (pure code).
+//! targets. `mapping` turns SCIM resources into target attributes and `plan` turns
+//! journal batches into target changes (both pure); `worker` runs one loop per
+//! provider x target; `Reconciler` starts and stops workers as the configuration
+//! changes and answers what they are doing.
 
 pub mod mapping;
+pub mod plan;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+use worker::{SharedStatus, TargetRuntime};
+
+struct Running {
+    target: Arc<TargetRuntime>,
+    status: SharedStatus,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    fingerprint: String,
+}
+
+/// The reconcile workers of every provider x target.
+pub struct Reconciler {
+    store: Store,
+    workers: BTreeMap<(String, String), Running>,
+}
+
+/// One target as `scimd status` shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TargetReport {
+    /// Provider name.
+    pub provider: String,
+    /// Target name.
+    pub target: String,
+    /// What the backend talks to (no secrets).
+    pub backend: String,
+    /// Journal position applied.
+    pub cursor: i64,
+    /// Journal entries not yet applied.
+    pub lag_entries: i64,
+    /// Age in seconds of the oldest entry not yet applied.
+    pub lag_seconds: f64,
+    /// Changes the target refused for good, with their errors.
+    pub parked: Vec<crate::store::Parked>,
+    /// When a batch last went through (RFC 3339).
+    pub last_success: Option<String>,
+    /// The last transient error, if the target is failing now.
+    pub last_error: Option<String>,
+    /// Changes applied since start.
+    pub applied: u64,
+}
+
+impl Reconciler {
+    /// A reconciler with no workers yet.
+    pub fn new(store: Store) -> Reconciler {
+        Reconciler {
+            store,
+            workers: BTreeMap::new(),
+        }
+    }
+
+    /// Makes the running workers match `targets` (keyed by provider, target): starts
+    /// new ones, restarts changed ones, stops removed ones. Cursors live in the store,
+    /// so nothing is lost or replayed beyond at-least-once.
+    pub async fn sync(&mut self, targets: Vec<(Arc<TargetRuntime>, String)>) {
+        let wanted: BTreeMap<(String, String), (Arc<TargetRuntime>, String)> = targets
+            .into_iter()
+            .map(|(t, fp)| ((t.provider.clone(), t.name.clone()), (t, fp)))
+            .collect();
+        let stale: Vec<(String, String)> = self
+            .workers
+            .iter()
+            .filter(|(k, r)| wanted.get(*k).is_none_or(|(_, fp)| *fp != r.fingerprint))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some(r) = self.workers.remove(&key) {
+                let _ = r.stop.send(true);
+                let _ = r.task.await;
+            }
+        }
+        for (key, (target, fingerprint)) in wanted {
+            if self.workers.contains_key(&key) {
+                continue;
+            }
+            let status = SharedStatus::default();
+            let (stop, stop_rx) = watch::channel(false);
+            let wake = self.store.changed();
+            let task = tokio::spawn(worker::run(
+                self.store.clone(),
+                target.clone(),
+                wake,
+                status.clone(),
+                stop_rx,
+            ));
+            self.workers.insert(
+                key,
+                Running {
+                    target,
+                    status,
+                    stop,
+                    task,
+                    fingerprint,
+                },
+            );
+        }
+    }
+
+    /// Stops every worker and waits for them.
+    pub async fn shutdown(&mut self) {
+        self.sync(Vec::new()).await;
+    }
+
+    /// The state of every target.
+    pub async fn report(&self) -> Vec<TargetReport> {
+        let mut out = Vec::new();
+        for ((provider, target), r) in &self.workers {
+            let status = r.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let progress = self.store.target_progress(provider, target).await;
+            let (cursor, lag_entries, lag_seconds, parked) = match progress {
+                Ok(p) => (p.cursor, p.lag_entries, p.lag_seconds, p.parked),
+                Err(e) => (
+                    0,
+                    -1,
+                    -1.0,
+                    vec![crate::store::Parked::unavailable(&e.to_string())],
+                ),
+            };
+            out.push(TargetReport {
+                provider: provider.clone(),
+                target: target.clone(),
+                backend: r.target.backend.describe(),
+                cursor,
+                lag_entries,
+                lag_seconds,
+                parked,
+                last_success: status.last_success.map(|t| t.to_rfc3339()),
+                last_error: status.last_error,
+                applied: status.applied,
+            });
+        }
+        out
+    }
+}

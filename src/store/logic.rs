@@ -73,7 +73,7 @@ pub(super) trait Tx: Send {
         provider: &str,
         group_id: &str,
         ids: &[String],
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<(String, ResourceKind)>, StoreError>;
     /// Every member id of a group.
     async fn member_ids(
         &mut self,
@@ -370,10 +370,10 @@ pub(super) async fn apply(
                     .await?;
                 if !removed.is_empty() {
                     tx.touch(provider, &group.id, &now).await?;
-                    let delta = Delta {
-                        removed: removed.into_iter().collect(),
-                        ..Delta::default()
-                    };
+                    let mut delta = Delta::default();
+                    for (member, member_kind) in removed {
+                        delta.remove(member, member_kind);
+                    }
                     journal_members(tx, provider, &group.id, &delta, &now).await?;
                 }
             }
@@ -403,8 +403,9 @@ impl Delta {
             self.added.insert(id);
         }
     }
-    fn remove(&mut self, id: String) {
+    fn remove(&mut self, id: String, kind: ResourceKind) {
         if !self.added.remove(&id) {
+            self.kinds.insert(id.clone(), kind);
             self.removed.insert(id);
         }
     }
@@ -480,7 +481,7 @@ async fn apply_member_change(
         MemberChange::Add(members) => add_members(tx, provider, group_id, members, delta).await,
         MemberChange::Remove(ids) => {
             for id in tx.remove_members(provider, group_id, ids).await? {
-                delta.remove(id);
+                delta.remove(id.0, id.1);
             }
             Ok(())
         }
@@ -501,7 +502,7 @@ async fn apply_member_change(
                 .map(|(id, _)| id)
                 .collect();
             for id in tx.remove_members(provider, group_id, &doomed).await? {
-                delta.remove(id);
+                delta.remove(id.0, id.1);
             }
             Ok(())
         }
@@ -514,7 +515,7 @@ async fn apply_member_change(
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in tx.remove_members(provider, group_id, &doomed).await? {
-                delta.remove(id);
+                delta.remove(id.0, id.1);
             }
             let have: BTreeSet<&str> = current.iter().map(|(id, _)| id.as_str()).collect();
             let fresh: Vec<MemberRef> = members
@@ -556,7 +557,12 @@ async fn journal_members(
         .iter()
         .map(|id| json!({"id": id, "kind": delta.kinds.get(id).copied().unwrap_or(ResourceKind::User).as_str()}))
         .collect();
-    let body = json!({"added": added, "removed": delta.removed}).to_string();
+    let removed: Vec<Value> = delta
+        .removed
+        .iter()
+        .map(|id| json!({"id": id, "kind": delta.kinds.get(id).copied().unwrap_or(ResourceKind::User).as_str()}))
+        .collect();
+    let body = json!({"added": added, "removed": removed}).to_string();
     tx.append_journal(
         provider,
         ResourceKind::Group,

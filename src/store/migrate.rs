@@ -23,6 +23,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "journal",
         sql: include_str!("migrations/0002_journal_sqlite.sql"),
     },
+    Migration {
+        version: 3,
+        name: "reconcile progress",
+        sql: include_str!("migrations/0003_reconcile.sql"),
+    },
 ];
 
 /// The migrations for PostgreSQL.
@@ -36,6 +41,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "journal",
         sql: include_str!("migrations/0002_journal_postgres.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "reconcile progress",
+        sql: include_str!("migrations/0003_reconcile.sql"),
     },
 ];
 

@@ -9,6 +9,7 @@ mod listing;
 mod logic;
 mod migrate;
 mod postgres;
+mod progress;
 mod queries;
 mod sort_sql;
 mod sql;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 
 use crate::scim::ResourceKind;
 pub use listing::check_sort;
+pub use progress::{Parked, Progress};
 pub use types::*;
 
 /// What a storage engine offers; every call is scoped to one provider.
@@ -56,22 +58,59 @@ pub trait StoreEngine: Send + Sync {
     ) -> Result<Vec<JournalEntry>, StoreError>;
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The journal position a target has applied (0 before its first batch).
+    async fn cursor(&self, provider: &str, target: &str) -> Result<i64, StoreError>;
+    /// Records a target's batch atomically: the new cursor, the changes it parked
+    /// (`resource id, change, error`), and the resources it applied (unparked).
+    async fn record_batch(
+        &self,
+        provider: &str,
+        target: &str,
+        seq: i64,
+        parked: &[(String, &'static str, String)],
+        done: &[String],
+    ) -> Result<(), StoreError>;
+    /// Where a target stands: cursor, lag and parked changes.
+    async fn target_progress(&self, provider: &str, target: &str) -> Result<Progress, StoreError>;
     /// Stops accepting writes and waits for in-flight ones to be committed.
     async fn close(&self);
 }
 
-/// A cheap, cloneable handle on the configured engine.
+/// A cheap, cloneable handle on the configured engine. Writes go through
+/// [`Store::write`], which also wakes whoever waits for new journal entries.
 #[derive(Clone)]
-pub struct Store(Arc<dyn StoreEngine>);
+pub struct Store {
+    engine: Arc<dyn StoreEngine>,
+    changed: Arc<tokio::sync::Notify>,
+}
 
 impl std::ops::Deref for Store {
     type Target = dyn StoreEngine;
     fn deref(&self) -> &Self::Target {
-        &*self.0
+        &*self.engine
     }
 }
 
 impl Store {
+    /// Applies a mutation (see [`StoreEngine::write`]) and, once it is durable, wakes
+    /// the reconcile workers waiting on [`Store::changed`].
+    pub async fn write(
+        &self,
+        provider: &str,
+        mutation: Mutation,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let outcome = self.engine.write(provider, mutation).await;
+        if outcome.is_ok() {
+            self.changed.notify_waiters();
+        }
+        outcome
+    }
+
+    /// Notified after every successful write through this handle.
+    pub fn changed(&self) -> Arc<tokio::sync::Notify> {
+        self.changed.clone()
+    }
+
     /// Opens (creating if needed) the store at `url` (`sqlite://PATH` or `postgres://...`)
     /// and applies pending migrations.
     /// `password`, when given, overrides the one in a PostgreSQL URL.
@@ -88,7 +127,10 @@ impl Store {
                 Arc::new(postgres::PgStore::open(url, password, max_connections).await?)
             }
         };
-        Ok(Store(engine))
+        Ok(Store {
+            engine,
+            changed: Arc::default(),
+        })
     }
 }
 

@@ -12,6 +12,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::logic::{self, Tx};
+
+/// Reconcile progress queries on this engine's connections.
+mod progress_sql {
+    use sqlx::PgConnection;
+    crate::store::progress::impl_progress!(PgConnection);
+}
 use super::queries::impl_tx;
 use super::{
     GroupRef, JournalEntry, ListPage, ListQuery, Member, Mutation, StoreEngine, StoreError,
@@ -130,6 +136,35 @@ impl StoreEngine for PgStore {
         PgTx { conn: &mut c }
             .journal(provider, after_seq, limit)
             .await
+    }
+
+    async fn cursor(&self, provider: &str, target: &str) -> Result<i64, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        progress_sql::cursor(&mut c, provider, target).await
+    }
+
+    async fn record_batch(
+        &self,
+        provider: &str,
+        target: &str,
+        seq: i64,
+        parked: &[(String, &'static str, String)],
+        done: &[String],
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool.acquire().await?;
+        let mut tx = c.begin().await?;
+        progress_sql::record_batch(&mut tx, provider, target, seq, parked, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn target_progress(
+        &self,
+        provider: &str,
+        target: &str,
+    ) -> Result<super::Progress, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        progress_sql::progress(&mut c, provider, target).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

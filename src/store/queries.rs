@@ -229,19 +229,23 @@ macro_rules! impl_tx {
                 provider: &str,
                 group_id: &str,
                 ids: &[String],
-            ) -> Result<Vec<String>, crate::store::StoreError> {
+            ) -> Result<Vec<(String, crate::scim::ResourceKind)>, crate::store::StoreError> {
                 let mut removed = Vec::new();
                 for chunk in ids.chunks(crate::store::queries::CHUNK) {
                     let sql = format!(
                         "DELETE FROM members WHERE provider = $1 AND group_id = $2 AND member_id IN ({}) \
-                         RETURNING member_id",
+                         RETURNING member_id, member_kind",
                         crate::store::queries::bind_list(3, chunk.len())
                     );
-                    let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).bind(provider).bind(group_id);
+                    let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
+                        .bind(provider)
+                        .bind(group_id);
                     for id in chunk {
                         q = q.bind(id);
                     }
-                    removed.extend(q.fetch_all(&mut *self.conn).await?.into_iter().map(|r| r.0));
+                    for (id, kind) in q.fetch_all(&mut *self.conn).await? {
+                        removed.push((id, crate::store::logic::decode_kind(&kind)?));
+                    }
                 }
                 Ok(removed)
             }

@@ -12,6 +12,12 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::logic::{self, Tx};
+
+/// Reconcile progress queries on this engine's connections.
+mod progress_sql {
+    use sqlx::SqliteConnection;
+    crate::store::progress::impl_progress!(SqliteConnection);
+}
 use super::queries::impl_tx;
 use super::{
     GroupRef, JournalEntry, ListPage, ListQuery, Member, Mutation, StoreEngine, StoreError,
@@ -223,6 +229,35 @@ impl StoreEngine for SqliteStore {
         SqliteTx { conn: &mut c }
             .journal(provider, after_seq, limit)
             .await
+    }
+
+    async fn cursor(&self, provider: &str, target: &str) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        progress_sql::cursor(&mut c, provider, target).await
+    }
+
+    async fn record_batch(
+        &self,
+        provider: &str,
+        target: &str,
+        seq: i64,
+        parked: &[(String, &'static str, String)],
+        done: &[String],
+    ) -> Result<(), StoreError> {
+        let mut c = self.reader().await?;
+        let mut tx = c.begin().await?;
+        progress_sql::record_batch(&mut tx, provider, target, seq, parked, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn target_progress(
+        &self,
+        provider: &str,
+        target: &str,
+    ) -> Result<super::Progress, StoreError> {
+        let mut c = self.reader().await?;
+        progress_sql::progress(&mut c, provider, target).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,122 @@
+//! Planning from journal batches.
+
+use serde_json::json;
+
+use super::*;
+use crate::scim::registry;
+
+fn entry(seq: i64, kind: ResourceKind, id: &str, op: &str, body: Value) -> JournalEntry {
+    JournalEntry {
+        seq,
+        kind,
+        resource_id: id.into(),
+        op: op.into(),
+        body,
+    }
+}
+
+fn mapping() -> ObjectMapping {
+    let m = |k, t| Mapping::parse(registry(), k, t).unwrap();
+    ObjectMapping {
+        users: vec![
+            ("user_name".into(), m(ResourceKind::User, "userName")),
+            (
+                "email".into(),
+                m(ResourceKind::User, r#"emails[type eq "work"].value"#),
+            ),
+            ("active".into(), m(ResourceKind::User, "active")),
+        ],
+        groups: vec![("name".into(), m(ResourceKind::Group, "displayName"))],
+        single_valued: false,
+    }
+}
+
+#[test]
+fn collapses_resource_entries_and_keeps_member_deltas_in_order() {
+    let u = json!({"id": "u1", "userName": "ann", "active": false,
+        "emails": [{"type": "work", "value": "ann@x"}]});
+    let g = json!({"id": "g1", "displayName": "Ops"});
+    let current: Current = [
+        ("u1".to_owned(), Some((ResourceKind::User, u))),
+        ("g1".to_owned(), Some((ResourceKind::Group, g))),
+        ("u2".to_owned(), None),
+    ]
+    .into();
+    let entries = vec![
+        entry(1, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(2, ResourceKind::User, "u2", "upsert", json!({})),
+        entry(3, ResourceKind::Group, "g1", "upsert", json!({})),
+        entry(
+            4,
+            ResourceKind::Group,
+            "g1",
+            "members",
+            json!({"added": [{"id": "u1", "kind": "User"}], "removed": []}),
+        ),
+        entry(5, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(6, ResourceKind::User, "u2", "delete", json!({})),
+        entry(
+            7,
+            ResourceKind::Group,
+            "g1",
+            "members",
+            json!({"added": [], "removed": [{"id": "u1", "kind": "User"}]}),
+        ),
+    ];
+    let changes = plan(&entries, &current, &mapping());
+    let kinds: Vec<String> = changes
+        .iter()
+        .map(|c| match c {
+            Change::Upsert(o) => format!("upsert {}", o.id),
+            Change::Deactivate { id } => format!("deactivate {id}"),
+            Change::Delete { id, .. } => format!("delete {id}"),
+            Change::AddMembers { group, .. } => format!("add {group}"),
+            Change::RemoveMembers { group, .. } => format!("remove {group}"),
+            Change::SetMembers { group, .. } => format!("set {group}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "upsert u1",
+            "deactivate u1",
+            "upsert g1",
+            "add g1",
+            "remove g1",
+            "delete u2"
+        ]
+    );
+    let Change::Upsert(user) = &changes[0] else {
+        panic!()
+    };
+    assert_eq!(user.name, "ann");
+    assert!(!user.active);
+    assert_eq!(
+        user.attributes["email"],
+        Some(TargetValue::Texts(vec!["ann@x".into()]))
+    );
+    assert_eq!(user.attributes["active"], Some(TargetValue::Bool(false)));
+}
+
+#[test]
+fn membership_of_a_deleted_group_is_dropped() {
+    let current: Current = [("g1".to_owned(), None)].into();
+    let entries = vec![
+        entry(
+            1,
+            ResourceKind::Group,
+            "g1",
+            "members",
+            json!({"added": [{"id": "u1", "kind": "User"}]}),
+        ),
+        entry(2, ResourceKind::Group, "g1", "delete", json!({})),
+    ];
+    let changes = plan(&entries, &current, &mapping());
+    assert_eq!(
+        changes,
+        vec![Change::Delete {
+            kind: ObjectKind::Group,
+            id: "g1".into()
+        }]
+    );
+}

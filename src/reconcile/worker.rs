@@ -1,0 +1,219 @@
+//! One reconcile worker per provider x target: reads the journal from the target's
+//! durable cursor, plans idempotent changes, applies them, parks what the target
+//! refuses for good, and advances the cursor only after the target confirmed.
+//! Transient failures retry the same batch with capped exponential backoff and
+//! jitter; a target that is down delays only itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use scimd_backend::{Backend, Change};
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use super::plan::{Current, ObjectMapping, plan};
+use crate::store::{Store, StoreError, StoredResource, format_time};
+
+/// Journal entries per batch.
+const BATCH: i64 = 500;
+/// Longest wait between retries of a failing batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often an idle worker looks at the journal even without a wake-up (other
+/// instances write to a shared PostgreSQL store without telling this one).
+const POLL: Duration = Duration::from_secs(1);
+
+/// One target of one provider, ready to receive changes.
+pub struct TargetRuntime {
+    /// Provider name.
+    pub provider: String,
+    /// Target name (the key under `[providers.P.targets]`).
+    pub name: String,
+    /// The backend.
+    pub backend: Arc<dyn Backend>,
+    /// How resources map to target attributes.
+    pub mapping: ObjectMapping,
+}
+
+/// What the worker reports for `scimd status` and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStatus {
+    /// When a batch last went through.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last transient error, cleared by the next success.
+    pub last_error: Option<String>,
+    /// Changes applied since start.
+    pub applied: u64,
+    /// Retries since start.
+    pub retries: u64,
+}
+
+/// Shared status of a worker.
+pub type SharedStatus = Arc<Mutex<WorkerStatus>>;
+
+/// The full JSON a mapping is evaluated against.
+pub fn mapping_input(r: &StoredResource) -> Value {
+    let mut out = serde_json::Map::with_capacity(r.data.len() + 2);
+    out.insert("id".into(), Value::String(r.id.clone()));
+    out.extend(r.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": r.kind.as_str(),
+            "created": format_time(&r.created),
+            "lastModified": format_time(&r.last_modified),
+            "version": r.etag(),
+        }),
+    );
+    Value::Object(out)
+}
+
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let frac = u16::from_le_bytes(b) as f64 / u16::MAX as f64;
+    d.mul_f64(0.5 + frac / 2.0)
+}
+
+/// Runs until `stop` turns true.
+pub async fn run(
+    store: Store,
+    target: Arc<TargetRuntime>,
+    wake: Arc<Notify>,
+    status: SharedStatus,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (p, t) = (target.provider.clone(), target.name.clone());
+    tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker started");
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Registered before looking at the journal, so a write in between is not missed.
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match step(&store, &target, &status).await {
+            Ok(0) => {
+                backoff = Duration::from_millis(500);
+                tokio::select! {
+                    () = notified => {}
+                    () = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Ok(_) => backoff = Duration::from_millis(500),
+            Err(message) => {
+                {
+                    let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+                    s.last_error = Some(message.clone());
+                    s.retries += 1;
+                }
+                let wait = jitter(backoff);
+                tracing::warn!(provider = %p, target = %t, error = %message, retry_in_ms = wait.as_millis() as u64,
+                    "target batch failed; will retry");
+                metrics::counter!("scimd_reconcile_retries_total", "provider" => p.clone(), "target" => t.clone())
+                    .increment(1);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    tracing::info!(provider = %p, target = %t, "reconcile worker stopped");
+}
+
+/// One batch: returns how many journal entries it consumed, or why it must retry.
+async fn step(
+    store: &Store,
+    target: &TargetRuntime,
+    status: &SharedStatus,
+) -> Result<usize, String> {
+    let (p, t) = (target.provider.as_str(), target.name.as_str());
+    let se = |e: StoreError| format!("state store: {e}");
+    let cursor = store.cursor(p, t).await.map_err(se)?;
+    let entries = store.journal(p, cursor, BATCH).await.map_err(se)?;
+    let Some(last) = entries.last().map(|e| e.seq) else {
+        return Ok(0);
+    };
+
+    let mut current: Current = HashMap::new();
+    for e in &entries {
+        if current.contains_key(&e.resource_id) {
+            continue;
+        }
+        let r = store.get(p, e.kind, &e.resource_id).await.map_err(se)?;
+        current.insert(
+            e.resource_id.clone(),
+            r.map(|r| (r.kind, mapping_input(&r))),
+        );
+    }
+    let changes = plan(&entries, &current, &target.mapping);
+    let results = if changes.is_empty() {
+        Vec::new()
+    } else {
+        target.backend.apply(&changes).await
+    };
+    if results.len() != changes.len() {
+        return Err(format!(
+            "backend returned {} results for {} changes",
+            results.len(),
+            changes.len()
+        ));
+    }
+    if let Some(e) = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .find(|e| e.is_retryable())
+    {
+        return Err(e.to_string());
+    }
+    let mut parked = Vec::new();
+    let mut done = Vec::new();
+    for (change, result) in changes.iter().zip(&results) {
+        match result {
+            Ok(()) => done.push(change.object_id().to_owned()),
+            Err(e) => {
+                tracing::error!(provider = %p, target = %t, resource = change.object_id(), error = %e,
+                    "target refused a change; parked until the resource changes again");
+                parked.push((
+                    change.object_id().to_owned(),
+                    describe(change),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    store
+        .record_batch(p, t, last, &parked, &done)
+        .await
+        .map_err(se)?;
+    metrics::counter!("scimd_reconcile_changes_total", "provider" => p.to_owned(), "target" => t.to_owned(),
+        "result" => "applied")
+    .increment(done.len() as u64);
+    if !parked.is_empty() {
+        metrics::counter!("scimd_reconcile_changes_total", "provider" => p.to_owned(), "target" => t.to_owned(),
+            "result" => "parked")
+        .increment(parked.len() as u64);
+    }
+    let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+    s.last_success = Some(Utc::now());
+    s.last_error = None;
+    s.applied += done.len() as u64;
+    Ok(entries.len())
+}
+
+fn describe(change: &Change) -> &'static str {
+    match change {
+        Change::Upsert(_) => "upsert",
+        Change::Deactivate { .. } => "deactivate",
+        Change::Delete { .. } => "delete",
+        Change::AddMembers { .. } => "add members",
+        Change::RemoveMembers { .. } => "remove members",
+        Change::SetMembers { .. } => "set members",
+    }
+}

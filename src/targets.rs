@@ -1,0 +1,125 @@
+//! Targets from configuration: each `[providers.P.targets.T]` table becomes a backend
+//! plus the attribute mappings that feed it. The config type is the factory: parsing
+//! checks everything that can be checked without the target (so `check-config`
+//! reports it), building makes the backend.
+
+use std::sync::Arc;
+
+use scimd_backend_sql::SqlTargetConfig;
+
+use crate::reconcile::mapping::Mapping;
+use crate::reconcile::plan::ObjectMapping;
+use crate::reconcile::worker::TargetRuntime;
+use crate::scim::{ResourceKind, registry};
+
+/// The kinds of target and their own settings.
+#[derive(Debug, Clone)]
+pub enum TargetKind {
+    /// An SQL database (PostgreSQL, MariaDB/MySQL, SQLite).
+    Sql(Box<SqlTargetConfig>),
+}
+
+/// A checked target configuration.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Provider name.
+    pub provider: String,
+    /// Target name.
+    pub name: String,
+    /// Kind-specific settings.
+    pub kind: TargetKind,
+    /// Attribute mappings.
+    pub mapping: ObjectMapping,
+    /// Changes whenever the configuration of this target changes (restarts its worker).
+    pub fingerprint: String,
+}
+
+/// One problem in a target table: the dotted key below the target and what is wrong.
+pub type TargetProblem = (String, String);
+
+fn mappings(
+    kind: ResourceKind,
+    columns: &std::collections::BTreeMap<String, String>,
+    section: &str,
+) -> (Vec<(String, Mapping)>, Vec<TargetProblem>) {
+    let mut ok = Vec::new();
+    let mut problems = Vec::new();
+    for (column, text) in columns {
+        match Mapping::parse(registry(), kind, text) {
+            Ok(m) => ok.push((column.clone(), m)),
+            Err(e) => problems.push((format!("{section}.{column}"), e)),
+        }
+    }
+    (ok, problems)
+}
+
+/// Checks a target table.
+pub fn parse(
+    provider: &str,
+    name: &str,
+    table: &toml::Table,
+) -> Result<TargetSpec, Vec<TargetProblem>> {
+    let mut settings = table.clone();
+    let kind = settings.remove("kind");
+    let fingerprint = toml::to_string(table).unwrap_or_default();
+    match kind.as_ref().and_then(toml::Value::as_str) {
+        Some("sql") => {
+            let config: SqlTargetConfig = toml::Value::Table(settings)
+                .try_into()
+                .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])?;
+            let mut problems: Vec<TargetProblem> = Vec::new();
+            if let Err(e) = config.validate() {
+                problems.push((String::new(), e.to_string()));
+            }
+            let (users, p) = mappings(ResourceKind::User, &config.users.columns, "users.columns");
+            problems.extend(p);
+            let (groups, p) = match &config.groups {
+                Some(g) => mappings(ResourceKind::Group, &g.columns, "groups.columns"),
+                None => (Vec::new(), Vec::new()),
+            };
+            problems.extend(p);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+            Ok(TargetSpec {
+                provider: provider.to_owned(),
+                name: name.to_owned(),
+                kind: TargetKind::Sql(Box::new(config)),
+                mapping: ObjectMapping {
+                    users,
+                    groups,
+                    single_valued: true,
+                },
+                fingerprint,
+            })
+        }
+        Some("ldap") => Err(vec![(
+            "kind".into(),
+            "LDAP targets are not available in this version yet; use kind = \"sql\"".into(),
+        )]),
+        Some(other) => Err(vec![(
+            "kind".into(),
+            format!("unknown target kind {other:?}; use \"sql\" or \"ldap\""),
+        )]),
+        None => Err(vec![(
+            "kind".into(),
+            "missing `kind` (\"sql\" or \"ldap\")".into(),
+        )]),
+    }
+}
+
+impl TargetSpec {
+    /// Makes the backend (connections open lazily; the worker retries while the
+    /// target is unreachable).
+    pub fn build(&self) -> Result<Arc<TargetRuntime>, String> {
+        let backend: Arc<dyn scimd_backend::Backend> = match &self.kind {
+            TargetKind::Sql(c) => Arc::new(c.build().map_err(|e| e.to_string())?),
+        };
+        Ok(Arc::new(TargetRuntime {
+            provider: self.provider.clone(),
+            name: self.name.clone(),
+            backend,
+            mapping: self.mapping.clone(),
+        }))
+    }
+}

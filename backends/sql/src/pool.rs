@@ -50,7 +50,11 @@ impl Pool {
         let max = config.max_connections;
         Ok(match dialect {
             Dialect::Postgres => {
-                let mut o = PgConnectOptions::from_str(url)?;
+                // A row locked by the application fails the batch as transient
+                // instead of stalling the worker.
+                let lock_timeout = format!("{}s", timeout.as_secs());
+                let mut o = PgConnectOptions::from_str(url)?
+                    .options([("lock_timeout", lock_timeout.as_str())]);
                 if let Some(p) = &password {
                     o = o.password(p);
                 }

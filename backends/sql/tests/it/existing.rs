@@ -296,3 +296,39 @@ on_every_engine!(
     a_newly_mapped_column_is_added,
     hostile_values_land_verbatim
 );
+
+/// PostgreSQL waits for row locks without end unless told: scimd sets
+/// `lock_timeout`, so a row the application keeps locked fails as transient.
+async fn a_locked_row_is_transient(db: Arc<TestDb>) {
+    let backend = config(&db, OnDeactivate::Update, OnDelete::Delete)
+        .build()
+        .unwrap();
+    let first = user("u-1", "one", "one@example.test");
+    assert!(backend.apply(&[Change::Upsert(first)]).await[0].is_ok());
+    let crate::db::Direct::Pg(pool) = &db.direct else {
+        unreachable!()
+    };
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM app_users WHERE scim_id = 'u-1' FOR UPDATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let update = [Change::Upsert(user("u-1", "one", "new@example.test"))];
+    let results = tokio::time::timeout(std::time::Duration::from_secs(5), backend.apply(&update))
+        .await
+        .expect("apply must not wait for the lock forever");
+    let e = results[0].as_ref().expect_err("the row is locked");
+    assert!(e.is_retryable(), "{e}");
+    lock.rollback().await.unwrap();
+    assert!(
+        backend
+            .apply(&[Change::Upsert(user("u-1", "one", "new@example.test"))])
+            .await[0]
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn postgres_a_locked_row_is_transient() {
+    on(Engine::Postgres, a_locked_row_is_transient).await
+}

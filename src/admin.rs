@@ -127,7 +127,15 @@ pub fn render(reports: &[TargetReport]) -> String {
     }
     let mut out = String::new();
     for r in reports {
-        out.push_str(&format!("{}/{}  ({})\n", r.provider, r.target, r.backend));
+        let role = if r.leader {
+            ""
+        } else {
+            "  [standby: another instance works this target]"
+        };
+        out.push_str(&format!(
+            "{}/{}  ({}){role}\n",
+            r.provider, r.target, r.backend
+        ));
         out.push_str(&format!(
             "  cursor {}  lag {} entries, {:.1} s  applied {}  last success {}\n",
             r.cursor,

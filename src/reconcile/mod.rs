@@ -53,6 +53,8 @@ pub struct TargetReport {
     pub last_error: Option<String>,
     /// Changes applied since start.
     pub applied: u64,
+    /// Whether this instance works the target (`false`: another instance does).
+    pub leader: bool,
 }
 
 impl Reconciler {
@@ -142,6 +144,7 @@ impl Reconciler {
                 last_success: status.last_success.map(|t| t.to_rfc3339()),
                 last_error: status.last_error,
                 applied: status.applied,
+                leader: status.leader,
             });
         }
         out

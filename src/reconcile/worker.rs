@@ -47,6 +47,8 @@ pub struct WorkerStatus {
     pub applied: u64,
     /// Retries since start.
     pub retries: u64,
+    /// Whether this instance holds the target's lease (works it) or stands by.
+    pub leader: bool,
 }
 
 /// Shared status of a worker.
@@ -76,7 +78,12 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.5 + frac / 2.0)
 }
 
-/// Runs until `stop` turns true.
+/// How often a standby instance tries to take a target over, and how often the
+/// leader checks that it still holds its lease.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+
+/// Runs until `stop` turns true: waits to lead this target (exactly one instance works
+/// a target at a time), then applies the journal; gives the work up if the lease is lost.
 pub async fn run(
     store: Store,
     target: Arc<TargetRuntime>,
@@ -85,17 +92,67 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let (p, t) = (target.provider.clone(), target.name.clone());
-    tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker started");
+    let lease_name = format!("{p}/{t}");
+    while !*stop.borrow() {
+        let lease = match store.try_lead(&lease_name).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                status.lock().unwrap_or_else(|e| e.into_inner()).leader = false;
+                tokio::select! {
+                    () = tokio::time::sleep(LEASE_CHECK) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(provider = %p, target = %t, error = %e, "cannot ask the state store for the lease");
+                tokio::select! {
+                    () = tokio::time::sleep(LEASE_CHECK) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        status.lock().unwrap_or_else(|e| e.into_inner()).leader = true;
+        tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker leading");
+        let lease = lead(&store, &target, &wake, &status, &mut stop, lease).await;
+        status.lock().unwrap_or_else(|e| e.into_inner()).leader = false;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+    }
+    tracing::info!(provider = %p, target = %t, "reconcile worker stopped");
+}
+
+/// Works the target while the lease holds; returns the lease when stopping, `None`
+/// when it was lost.
+async fn lead(
+    store: &Store,
+    target: &TargetRuntime,
+    wake: &Notify,
+    status: &SharedStatus,
+    stop: &mut watch::Receiver<bool>,
+    mut lease: crate::store::Lease,
+) -> Option<crate::store::Lease> {
+    let (p, t) = (target.provider.as_str(), target.name.as_str());
     let mut backoff = Duration::from_millis(500);
+    let mut checked = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
-            break;
+            return Some(lease);
+        }
+        if checked.elapsed() >= LEASE_CHECK {
+            if !lease.check().await {
+                tracing::warn!(provider = %p, target = %t, "lost the lease on this target; another instance may take it");
+                return None;
+            }
+            checked = tokio::time::Instant::now();
         }
         // Registered before looking at the journal, so a write in between is not missed.
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match step(&store, &target, &status).await {
+        match step(store, target, status).await {
             Ok(0) => {
                 backoff = Duration::from_millis(500);
                 tokio::select! {
@@ -114,7 +171,7 @@ pub async fn run(
                 let wait = jitter(backoff);
                 tracing::warn!(provider = %p, target = %t, error = %message, retry_in_ms = wait.as_millis() as u64,
                     "target batch failed; will retry");
-                metrics::counter!("scimd_reconcile_retries_total", "provider" => p.clone(), "target" => t.clone())
+                metrics::counter!("scimd_reconcile_retries_total", "provider" => p.to_owned(), "target" => t.to_owned())
                     .increment(1);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -124,7 +181,6 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(provider = %p, target = %t, "reconcile worker stopped");
 }
 
 /// One batch: returns how many journal entries it consumed, or why it must retry.

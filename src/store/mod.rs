@@ -5,6 +5,7 @@
 //! transaction as every change.
 
 mod filter_sql;
+mod lease;
 mod listing;
 mod logic;
 mod migrate;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::scim::ResourceKind;
+pub use lease::Lease;
 pub use listing::check_sort;
 pub use progress::{Parked, Progress};
 pub use types::*;
@@ -72,6 +74,9 @@ pub trait StoreEngine: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Where a target stands: cursor, lag and parked changes.
     async fn target_progress(&self, provider: &str, target: &str) -> Result<Progress, StoreError>;
+    /// Tries to become the one instance doing the work called `name`; `None` while
+    /// another instance holds it.
+    async fn try_lead(&self, name: &str) -> Result<Option<Lease>, StoreError>;
     /// Stops accepting writes and waits for in-flight ones to be committed.
     async fn close(&self);
 }

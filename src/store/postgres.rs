@@ -172,6 +172,21 @@ impl StoreEngine for PgStore {
         Ok(())
     }
 
+    async fn try_lead(&self, name: &str) -> Result<Option<super::Lease>, StoreError> {
+        // A dedicated connection: the lock lives as long as this session.
+        let mut conn = self.pool.acquire().await?.detach();
+        let (granted,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(super::lease::lock_key(name))
+            .fetch_one(&mut conn)
+            .await?;
+        if granted {
+            Ok(Some(super::Lease::postgres(conn)))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -266,6 +266,10 @@ impl StoreEngine for SqliteStore {
         Ok(())
     }
 
+    async fn try_lead(&self, _name: &str) -> Result<Option<super::Lease>, StoreError> {
+        Ok(Some(super::Lease::local()))
+    }
+
     async fn close(&self) {
         self.writer.lock().await.take();
         if let Some(task) = self.writer_task.lock().await.take() {

@@ -6,6 +6,7 @@ mod api;
 mod bulk;
 mod cli;
 mod durability;
+mod ha;
 mod quirks;
 mod ratelimit;
 mod store_filters;

@@ -158,12 +158,25 @@ pub async fn get(
     id: &str,
 ) -> Result<Response<Body>, ScimError> {
     let projection = ctx.projection(kind)?;
-    let r = app
-        .store
-        .get(&ctx.provider.name, kind, id)
-        .await
-        .map_err(response::store_error)?
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))?;
+    let not_found = || ScimError::not_found(format!("{} {id} not found", kind.as_str()));
+    // A User's groups come in the same round trip as the user.
+    let (r, groups) = if kind == ResourceKind::User && projection.wants(reg(), kind, "groups") {
+        let (r, groups) = app
+            .store
+            .user_with_groups(&ctx.provider.name, id)
+            .await
+            .map_err(response::store_error)?
+            .ok_or_else(not_found)?;
+        (r, Some(groups))
+    } else {
+        let r = app
+            .store
+            .get(&ctx.provider.name, kind, id)
+            .await
+            .map_err(response::store_error)?
+            .ok_or_else(not_found)?;
+        (r, None)
+    };
     if let Some(inm) = ctx
         .headers
         .get(header::IF_NONE_MATCH)
@@ -172,7 +185,14 @@ pub async fn get(
     {
         return Ok(with_meta_headers(response::empty(304), ctx, &r, false));
     }
-    let out = full(app, ctx, &r, &projection).await?;
+    let out = match groups {
+        Some(groups) => {
+            let mut out = render::resource(&ctx.base_url, &r, None, Some(&groups));
+            projection.apply(reg(), kind, &mut out);
+            out
+        }
+        None => full(app, ctx, &r, &projection).await?,
+    };
     Ok(with_meta_headers(
         response::json(200, &Value::Object(out)),
         ctx,

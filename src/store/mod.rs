@@ -12,6 +12,7 @@ mod migrate;
 mod postgres;
 mod progress;
 mod queries;
+mod reads;
 mod sort_sql;
 mod sql;
 mod sqlite;
@@ -44,6 +45,12 @@ pub trait StoreEngine: Send + Sync {
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
+    /// A user and its groups, in one round trip (the GET /Users/{id} path).
+    async fn user_with_groups(
+        &self,
+        provider: &str,
+        id: &str,
+    ) -> Result<Option<(StoredResource, Vec<GroupRef>)>, StoreError>;
     /// The members of a group, with their display names.
     async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
     /// The groups a resource is a direct member of.

@@ -13,6 +13,12 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::logic::{self, Tx};
 
+/// Combined reads on this engine's connections.
+mod reads_sql {
+    use sqlx::PgConnection;
+    crate::store::reads::impl_reads!(PgConnection);
+}
+
 /// Reconcile progress queries on this engine's connections.
 mod progress_sql {
     use sqlx::PgConnection;
@@ -136,6 +142,15 @@ impl StoreEngine for PgStore {
         PgTx { conn: &mut c }
             .journal(provider, after_seq, limit)
             .await
+    }
+
+    async fn user_with_groups(
+        &self,
+        provider: &str,
+        id: &str,
+    ) -> Result<Option<(StoredResource, Vec<GroupRef>)>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        reads_sql::user_with_groups(&mut c, provider, id).await
     }
 
     async fn cursor(&self, provider: &str, target: &str) -> Result<i64, StoreError> {

@@ -13,6 +13,12 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::logic::{self, Tx};
 
+/// Combined reads on this engine's connections.
+mod reads_sql {
+    use sqlx::SqliteConnection;
+    crate::store::reads::impl_reads!(SqliteConnection);
+}
+
 /// Reconcile progress queries on this engine's connections.
 mod progress_sql {
     use sqlx::SqliteConnection;
@@ -229,6 +235,15 @@ impl StoreEngine for SqliteStore {
         SqliteTx { conn: &mut c }
             .journal(provider, after_seq, limit)
             .await
+    }
+
+    async fn user_with_groups(
+        &self,
+        provider: &str,
+        id: &str,
+    ) -> Result<Option<(StoredResource, Vec<GroupRef>)>, StoreError> {
+        let mut c = self.reader().await?;
+        reads_sql::user_with_groups(&mut c, provider, id).await
     }
 
     async fn cursor(&self, provider: &str, target: &str) -> Result<i64, StoreError> {

@@ -150,6 +150,25 @@ async fn suite(store: Store) {
         .unwrap();
     assert_eq!(g.version, 21);
     assert_eq!(store.groups_of("p1", &users[0]).await.unwrap()[0].id, gid);
+    let (u, groups) = store
+        .user_with_groups("p1", &users[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.id, users[0]);
+    assert_eq!(groups, store.groups_of("p1", &users[0]).await.unwrap());
+    assert_eq!(groups[0].display, "Staff");
+    assert!(
+        store
+            .user_with_groups("p2", &users[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.user_with_groups("p1", &gid).await.unwrap().is_none(),
+        "a group is not a user"
+    );
 
     // Re-adding is a no-op: no version bump, no journal entry.
     let before = store.journal("p1", 0, 10_000).await.unwrap().len();

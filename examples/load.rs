@@ -7,6 +7,7 @@
 //! ```
 //!
 //! Scenarios:
+//! - `healthz`: GET /healthz, the HTTP stack alone (the in-run baseline).
 //! - `create-users`: POST /Users with fresh userNames.
 //! - `get-user`: GET /Users/{id} of one user.
 //! - `filter-username`: GET /Users?filter=userName eq "..." over `--seed` users
@@ -42,7 +43,7 @@ struct Args {
 fn usage() -> ! {
     eprintln!(
         "usage: load --url BASE --token TOKEN --scenario NAME [--concurrency N] [--requests N] [--runs N] \
-         [--seed N] [--group-size N]\nscenarios: create-users get-user filter-username patch-member \
+         [--seed N] [--group-size N]\nscenarios: healthz create-users get-user filter-username patch-member \
          get-group-no-members filter-title"
     );
     std::process::exit(2)
@@ -110,6 +111,26 @@ impl Target {
             .request(req.body(Full::new(bytes)).map_err(|e| e.to_string())?)
             .await;
         let resp = resp.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    async fn call_url(&self, method: &str, url: &str) -> Result<(u16, Bytes), String> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .body(Full::new(Bytes::new()));
+        let resp = self
+            .http
+            .request(req.map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -205,11 +226,17 @@ enum Request {
     Post(String, fn(usize, usize) -> Value),
     Patch(String, Arc<Vec<String>>),
     RandomFilter(usize, String),
+    Absolute(String),
 }
 
 async fn prepare(t: &Arc<Target>, a: &Args) -> Request {
     let run_id = std::process::id();
     match a.scenario.as_str() {
+        "healthz" => {
+            // The HTTP stack alone: the in-run baseline for the other scenarios.
+            let root = t.base.split("/scim/").next().unwrap_or(&t.base).to_owned();
+            Request::Absolute(format!("{root}/healthz"))
+        }
         "create-users" => Request::Post("/Users".into(), |run, i| {
             user(&format!("load-{run}-{i}"), "Engineer")
         }),
@@ -329,6 +356,7 @@ async fn run_once(t: &Arc<Target>, req: &Request, a: &Args, run: usize) -> RunRe
                 let t0 = Instant::now();
                 let result = match &req {
                     Request::Get(path) => t.call("GET", path, None).await,
+                    Request::Absolute(url) => t.call_url("GET", url).await,
                     Request::Post(path, make) => t.call("POST", path, Some(&make(run, i))).await,
                     Request::Patch(path, extra) => {
                         let member = &extra[run * n + i];

@@ -28,6 +28,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "reconcile progress",
         sql: include_str!("migrations/0003_reconcile.sql"),
     },
+    Migration {
+        version: 4,
+        name: "covering member index",
+        sql: include_str!("migrations/0004_member_index.sql"),
+    },
 ];
 
 /// The migrations for PostgreSQL.
@@ -46,6 +51,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "reconcile progress",
         sql: include_str!("migrations/0003_reconcile.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "covering member index",
+        sql: include_str!("migrations/0004_member_index.sql"),
     },
 ];
 

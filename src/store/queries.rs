@@ -188,7 +188,9 @@ macro_rules! impl_tx {
                 let mut found = std::collections::HashMap::new();
                 for chunk in ids.chunks(crate::store::queries::CHUNK) {
                     let sql = format!(
-                        "SELECT id, kind FROM resources WHERE provider = $1 AND id IN ({})",
+                        // `kind IN` lets the (provider, kind, id) index seek on every id.
+                        "SELECT id, kind FROM resources WHERE provider = $1 AND kind IN ('User', 'Group') \
+                         AND id IN ({})",
                         crate::store::queries::bind_list(2, chunk.len())
                     );
                     let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(provider);

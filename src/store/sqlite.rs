@@ -60,6 +60,7 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(false)
+        .optimize_on_close(true, 400)
 }
 
 impl SqliteStore {
@@ -86,6 +87,11 @@ impl SqliteStore {
             super::migrate::run_migrations!(&mut *tx, super::migrate::SQLITE)?;
             tx.commit().await?;
         }
+        // Planner statistics: without them SQLite may scan a provider's rows where an
+        // index seek is right. Cheap (bounded analysis); refreshed on close too.
+        sqlx::raw_sql("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002")
+            .execute(&mut conn)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
             .min_connections(1)

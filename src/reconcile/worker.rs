@@ -90,6 +90,7 @@ pub async fn run(
     wake: Arc<Notify>,
     status: SharedStatus,
     mut stop: watch::Receiver<bool>,
+    work: Arc<tokio::sync::Mutex<()>>,
 ) {
     let (p, t) = (target.provider.clone(), target.name.clone());
     let lease_name = format!("{p}/{t}");
@@ -115,7 +116,7 @@ pub async fn run(
         };
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = true;
         tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker leading");
-        let lease = lead(&store, &target, &wake, &status, &mut stop, lease).await;
+        let lease = lead(&store, &target, &wake, &status, &mut stop, lease, &work).await;
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = false;
         if let Some(lease) = lease {
             lease.release().await;
@@ -133,6 +134,7 @@ async fn lead(
     status: &SharedStatus,
     stop: &mut watch::Receiver<bool>,
     mut lease: crate::store::Lease,
+    work: &tokio::sync::Mutex<()>,
 ) -> Option<crate::store::Lease> {
     let (p, t) = (target.provider.as_str(), target.name.as_str());
     let mut backoff = Duration::from_millis(500);
@@ -152,7 +154,12 @@ async fn lead(
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match step(store, target, status).await {
+        // A drift check of this target holds `work` while it runs: never both at once.
+        let outcome = {
+            let _working = work.lock().await;
+            step(store, target, status).await
+        };
+        match outcome {
             Ok(0) => {
                 backoff = Duration::from_millis(500);
                 tokio::select! {

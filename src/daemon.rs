@@ -8,6 +8,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::admin;
 use crate::config::{self, Config, StateUrl};
+use crate::drift::{self, DriftService};
 use crate::http::{self, App, Listener};
 use crate::reconcile::Reconciler;
 use crate::reconcile::worker::TargetRuntime;
@@ -121,6 +122,11 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         .await
         .sync(build_targets(&config).map_err(DaemonError::Target)?)
         .await;
+    let drift = Arc::new(DriftService::new(
+        store.clone(),
+        reconciler.clone(),
+        &config.providers,
+    ));
     let admin_path = config.admin.socket.clone();
     let admin = admin::bind(&admin_path).map_err(|source| DaemonError::Admin {
         path: admin_path.clone(),
@@ -148,14 +154,16 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         admin,
         admin_path,
         reconciler.clone(),
+        drift.clone(),
         stop_tx.subscribe(),
     ));
+    tokio::spawn(drift::schedule::run(drift.clone(), stop_tx.subscribe()));
     tokio::spawn(export_target_metrics(
         reconciler.clone(),
         stop_tx.subscribe(),
     ));
     let done = tokio::spawn(control_loop(
-        config, app, store, reconciler, control_rx, stop_tx, server,
+        config, app, store, reconciler, drift, control_rx, stop_tx, server,
     ));
     Ok(Running {
         addr,
@@ -200,6 +208,7 @@ async fn control_loop(
     app: Arc<App>,
     store: Store,
     reconciler: Arc<Mutex<Reconciler>>,
+    drift: Arc<DriftService>,
     mut rx: mpsc::Receiver<Control>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
@@ -209,6 +218,7 @@ async fn control_loop(
             Control::Reload => {
                 systemd::reloading();
                 if reload(&mut config, &app) {
+                    drift.set_providers(&config.providers);
                     match build_targets(&config) {
                         Ok(targets) => reconciler.lock().await.sync(targets).await,
                         Err(e) => tracing::error!(error = %e, "targets not changed"),
@@ -217,10 +227,8 @@ async fn control_loop(
                 systemd::ready("configuration reloaded");
             }
             Control::Reconcile => {
-                tracing::info!(
-                    "reconcile requested: drift checks are not available in this version yet; \
-                    the workers keep applying the journal"
-                )
+                let drift = drift.clone();
+                tokio::spawn(async move { drift.run_signal().await });
             }
             Control::Shutdown => break,
         }

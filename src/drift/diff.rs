@@ -245,7 +245,9 @@ pub fn orphan(observed: &Observed) -> Planned {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeError {
     /// One side did not come in ascending id order, so a merge would invent differences.
-    #[error("the {side} returned {previous:?} before {next:?}, not in ascending id order; no difference was acted on")]
+    #[error(
+        "the {side} returned {previous:?} before {next:?}, not in ascending id order; no difference was acted on"
+    )]
     OutOfOrder {
         /// `state store` or `target`.
         side: &'static str,

@@ -43,6 +43,7 @@ pub struct DriftService {
     reconciler: Arc<Mutex<Reconciler>>,
     providers: RwLock<BTreeMap<String, ProviderConfig>>,
     running: SyncMutex<HashMap<String, Arc<Mutex<()>>>>,
+    signalled: std::sync::atomic::AtomicBool,
     history: SyncMutex<BTreeMap<(String, String), VecDeque<DriftReport>>>,
 }
 
@@ -58,6 +59,7 @@ impl DriftService {
             reconciler,
             providers: RwLock::default(),
             running: SyncMutex::default(),
+            signalled: std::sync::atomic::AtomicBool::new(false),
             history: SyncMutex::default(),
         };
         service.set_providers(providers);
@@ -121,13 +123,24 @@ impl DriftService {
             DriftAction::Report => Mode::Report,
             DriftAction::Repair => Mode::Repair,
         };
-        tracing::info!(provider, mode = mode.as_str(), "scheduled drift check starting");
-        let _ = self.run_provider(provider, mode, false, &|_, _, _| {}).await;
+        tracing::info!(
+            provider,
+            mode = mode.as_str(),
+            "scheduled drift check starting"
+        );
+        let _ = self
+            .run_provider(provider, mode, false, &|_, _, _| {})
+            .await;
     }
 
     /// SIGUSR1: a check with repair of every provider, one provider at a time;
     /// a provider whose check is already running is coalesced, not queued.
     pub async fn run_signal(&self) {
+        use std::sync::atomic::Ordering;
+        if self.signalled.swap(true, Ordering::AcqRel) {
+            tracing::info!("reconcile requested (SIGUSR1) while one is running: coalesced into it");
+            return;
+        }
         let names: Vec<String> = self
             .providers
             .read()
@@ -135,10 +148,17 @@ impl DriftService {
             .keys()
             .cloned()
             .collect();
-        tracing::info!(providers = names.len(), "reconcile requested (SIGUSR1): drift check with repair of every provider");
+        tracing::info!(
+            providers = names.len(),
+            "reconcile requested (SIGUSR1): drift check with repair of every provider"
+        );
         for name in names {
-            let _ = self.run_provider(&name, Mode::Repair, false, &|_, _, _| {}).await;
+            let _ = self
+                .run_provider(&name, Mode::Repair, false, &|_, _, _| {})
+                .await;
         }
+        self.signalled.store(false, Ordering::Release);
+        tracing::info!("reconcile (SIGUSR1) done");
     }
 
     /// `scimd reconcile`: waits for a running check of the same provider, then runs.

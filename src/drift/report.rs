@@ -267,7 +267,8 @@ pub fn render(reports: &[DriftReport]) -> String {
         for d in &r.differences {
             out.push_str(&format!("  - {}\n", one_line(d)));
         }
-        let hidden = r.differences_found() as usize - r.differences.len().min(r.differences_found() as usize);
+        let hidden = r.differences_found() as usize
+            - r.differences.len().min(r.differences_found() as usize);
         if hidden > 0 {
             out.push_str(&format!("  ... and {hidden} more\n"));
         }

@@ -19,7 +19,7 @@ use super::report::{DriftReport, Mode};
 use crate::reconcile::plan::{ObjectMapping, object_kind};
 use crate::reconcile::worker::{TargetRuntime, mapping_input};
 use crate::scim::ResourceKind;
-use crate::store::{ListQuery, Paging, Position, Direction, Store};
+use crate::store::{Direction, ListQuery, Paging, Position, Store};
 
 /// Resources per store page and objects in flight per channel.
 const PAGE: usize = 1000;
@@ -75,7 +75,16 @@ pub async fn check(
             report.count(&p.difference, policy.sample);
             Vec::new()
         };
-        let outcome = pass(store, target, kind, (base, total), progress, &mut on_planned, &mut none).await;
+        let outcome = pass(
+            store,
+            target,
+            kind,
+            (base, total),
+            progress,
+            &mut on_planned,
+            &mut none,
+        )
+        .await;
         match outcome {
             Ok(c) => {
                 base += c.desired;
@@ -119,7 +128,16 @@ pub async fn check(
             }
             Vec::new()
         };
-        let r = pass(store, target, kind, (base, total), progress, &mut on_planned, &mut outcome).await;
+        let r = pass(
+            store,
+            target,
+            kind,
+            (base, total),
+            progress,
+            &mut on_planned,
+            &mut outcome,
+        )
+        .await;
         match r {
             Ok(c) => {
                 base += c.desired;
@@ -140,7 +158,15 @@ pub async fn check(
     if report.error.is_none() && !held.is_empty() {
         if diff::within_threshold(held.len() as u64, owned, policy.max_delete_percent) {
             // Groups first: a user leaves its groups' member lists with it.
-            held.sort_by_key(|c| matches!(c, Change::Delete { kind: ObjectKind::User, .. }));
+            held.sort_by_key(|c| {
+                matches!(
+                    c,
+                    Change::Delete {
+                        kind: ObjectKind::User,
+                        ..
+                    }
+                )
+            });
             for chunk in held.chunks(APPLY_BATCH) {
                 let results = target.backend.apply(chunk).await;
                 outcome.add(chunk, results);
@@ -324,7 +350,10 @@ async fn produce_desired(
 ) {
     let mut after: Option<String> = None;
     loop {
-        let page = match store.list(&provider, &query(kind, after.clone(), PAGE)).await {
+        let page = match store
+            .list(&provider, &query(kind, after.clone(), PAGE))
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 let _ = tx.send(Err(format!("state store: {e}"))).await;

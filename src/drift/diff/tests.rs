@@ -109,7 +109,8 @@ fn create_update_and_orphan_in_id_order() {
 #[test]
 fn representation_and_emptiness_are_not_drift() {
     let mut d = user("a", "a@x");
-    d.attributes.insert("active".into(), Some(Value::Bool(true)));
+    d.attributes
+        .insert("active".into(), Some(Value::Bool(true)));
     d.attributes.insert("phone".into(), None);
     let mut o = user("a", "a@x");
     o.attributes
@@ -188,10 +189,7 @@ fn inactive_user_absent_from_target_is_not_missing() {
     let (out, _) = run(vec![want(u.clone())], vec![have(user("a", "b@x"))]);
     assert_eq!(
         out[0].changes,
-        vec![
-            Change::Upsert(u),
-            Change::Deactivate { id: "a".into() }
-        ]
+        vec![Change::Upsert(u), Change::Deactivate { id: "a".into() }]
     );
 }
 

@@ -5,6 +5,7 @@
 mod api;
 mod bulk;
 mod cli;
+mod drift;
 mod durability;
 mod ha;
 mod quirks;

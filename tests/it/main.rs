@@ -13,3 +13,4 @@ mod ratelimit;
 mod store_filters;
 mod store_suite;
 mod support;
+mod watch;

@@ -71,6 +71,17 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.push((String::new(), e.to_string()));
             }
+            if let Some(path) = &config.password_file
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
             let (users, p) = mappings(ResourceKind::User, &config.users.columns, "users.columns");
             problems.extend(p);
             let (groups, p) = match &config.groups {

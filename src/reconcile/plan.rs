@@ -4,8 +4,8 @@
 //! Resource entries collapse to the resource's state now ("converge to exactly
 //! this"), which keeps per-resource order whatever the batch holds; membership
 //! entries stay deltas, in journal order, so one member added to a huge group is
-//! one small change. Upserts go first (users, then groups), then membership
-//! changes, then deletes (groups, then users).
+//! one small change. Deletes go first (groups, then users), then upserts (users,
+//! then groups), then membership changes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -145,6 +145,17 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
         }
     }
     let mut changes = Vec::with_capacity(upserts.len() + membership.len() + deletes.len());
+    // Deletes first: a userName (or any unique column value) freed by a delete may be
+    // taken by a create in the same batch. A resource deleted now is never upserted in
+    // this batch, so per-resource order holds.
+    for wanted in [ResourceKind::Group, ResourceKind::User] {
+        for (kind, id) in deletes.iter().filter(|(k, _)| *k == wanted) {
+            changes.push(Change::Delete {
+                kind: object_kind(*kind),
+                id: id.clone(),
+            });
+        }
+    }
     for wanted in [ResourceKind::User, ResourceKind::Group] {
         for (kind, id) in upserts.iter().filter(|(k, _)| *k == wanted) {
             let Some(Some((_, resource))) = current.get(id) else {
@@ -159,14 +170,6 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
         }
     }
     changes.extend(membership);
-    for wanted in [ResourceKind::Group, ResourceKind::User] {
-        for (kind, id) in deletes.iter().filter(|(k, _)| *k == wanted) {
-            changes.push(Change::Delete {
-                kind: object_kind(*kind),
-                id: id.clone(),
-            });
-        }
-    }
     changes
 }
 

@@ -28,6 +28,11 @@ pub use listing::check_sort;
 pub use progress::{Parked, Progress};
 pub use types::*;
 
+/// First key of the PostgreSQL transaction lock that orders one provider's journal
+/// commits (the second is `hashtext(provider)`); two-key advisory locks never collide
+/// with the one-key leases.
+pub(crate) const JOURNAL_LOCK_CLASS: i32 = 0x5c1d_0002;
+
 /// What a storage engine offers; every call is scoped to one provider.
 #[async_trait]
 pub trait StoreEngine: Send + Sync {

@@ -78,15 +78,15 @@ fn collapses_resource_entries_and_keeps_member_deltas_in_order() {
     assert_eq!(
         kinds,
         [
+            "delete u2",
             "upsert u1",
             "deactivate u1",
             "upsert g1",
             "add g1",
-            "remove g1",
-            "delete u2"
+            "remove g1"
         ]
     );
-    let Change::Upsert(user) = &changes[0] else {
+    let Change::Upsert(user) = &changes[1] else {
         panic!()
     };
     assert_eq!(user.name, "ann");
@@ -119,4 +119,33 @@ fn membership_of_a_deleted_group_is_dropped() {
             id: "g1".into()
         }]
     );
+}
+
+#[test]
+fn a_delete_goes_before_a_create_that_reuses_its_user_name() {
+    // u1 "ann" deleted, u2 created as "ann" in the same batch: the target must free the
+    // name before it is taken again, or its unique index refuses the create.
+    let current: Current = [
+        ("u1".to_owned(), None),
+        (
+            "u2".to_owned(),
+            Some((ResourceKind::User, json!({"id": "u2", "userName": "ann"}))),
+        ),
+    ]
+    .into();
+    let entries = vec![
+        entry(1, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(2, ResourceKind::User, "u1", "delete", json!({})),
+        entry(3, ResourceKind::User, "u2", "upsert", json!({})),
+    ];
+    let changes = plan(&entries, &current, &mapping());
+    assert_eq!(changes.len(), 2);
+    assert_eq!(
+        changes[0],
+        Change::Delete {
+            kind: ObjectKind::User,
+            id: "u1".into()
+        }
+    );
+    assert!(matches!(&changes[1], Change::Upsert(o) if o.id == "u2" && o.name == "ann"));
 }

@@ -92,6 +92,10 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_sql::OnDeactivate::Delete
+                && config.memberships.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -100,6 +104,8 @@ pub fn parse(
                     users,
                     groups,
                     single_valued: true,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })

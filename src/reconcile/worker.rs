@@ -13,7 +13,9 @@ use scimd_backend::{Backend, Change};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::plan::{Current, ObjectMapping, plan};
+use super::plan::{
+    Current, ObjectMapping, plan, reactivated_users, restore_memberships,
+};
 use crate::store::{Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.
@@ -227,7 +229,15 @@ async fn step(
             r.map(|r| (r.kind, mapping_input(&r))),
         );
     }
-    let changes = plan(&entries, &current, &target.mapping);
+    let mut changes = plan(&entries, &current, &target.mapping);
+    let mut groups_of = std::collections::BTreeMap::new();
+    for user in reactivated_users(&changes, &target.mapping) {
+        let groups = store.groups_of(p, &user).await.map_err(se)?;
+        if !groups.is_empty() {
+            groups_of.insert(user, groups.into_iter().map(|g| g.id).collect());
+        }
+    }
+    restore_memberships(&mut changes, &groups_of);
     let results = if changes.is_empty() {
         Vec::new()
     } else {

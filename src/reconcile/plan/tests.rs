@@ -28,6 +28,8 @@ fn mapping() -> ObjectMapping {
         ],
         groups: vec![("name".into(), m(ResourceKind::Group, "displayName"))],
         single_valued: false,
+        users_only: false,
+        restore_memberships: false,
     }
 }
 
@@ -148,4 +150,81 @@ fn a_delete_goes_before_a_create_that_reuses_its_user_name() {
         }
     );
     assert!(matches!(&changes[1], Change::Upsert(o) if o.id == "u2" && o.name == "ann"));
+}
+
+#[test]
+fn a_users_only_target_skips_groups_and_memberships() {
+    let current: Current = [
+        (
+            "u1".to_owned(),
+            Some((ResourceKind::User, json!({"id": "u1", "userName": "ann"}))),
+        ),
+        (
+            "g1".to_owned(),
+            Some((ResourceKind::Group, json!({"id": "g1", "displayName": "Ops"}))),
+        ),
+    ]
+    .into();
+    let entries = vec![
+        entry(1, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(2, ResourceKind::Group, "g1", "upsert", json!({})),
+        entry(
+            3,
+            ResourceKind::Group,
+            "g1",
+            "members",
+            json!({"added": [{"id": "u1", "kind": "User"}]}),
+        ),
+    ];
+    let users_only = ObjectMapping {
+        users_only: true,
+        ..mapping()
+    };
+    let changes = plan(&entries, &current, &users_only);
+    assert_eq!(changes.len(), 1);
+    assert!(matches!(&changes[0], Change::Upsert(o) if o.id == "u1"));
+    assert_eq!(plan(&entries, &current, &mapping()).len(), 3);
+}
+
+#[test]
+fn reactivated_users_get_their_groups_back_only_when_the_target_deletes_on_deactivate() {
+    let current: Current = [
+        (
+            "u1".to_owned(),
+            Some((ResourceKind::User, json!({"id": "u1", "userName": "ann", "active": true}))),
+        ),
+        (
+            "u2".to_owned(),
+            Some((ResourceKind::User, json!({"id": "u2", "userName": "bob", "active": false}))),
+        ),
+    ]
+    .into();
+    let entries = vec![
+        entry(1, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(2, ResourceKind::User, "u2", "upsert", json!({})),
+    ];
+    let changes = plan(&entries, &current, &mapping());
+    assert!(reactivated_users(&changes, &mapping()).is_empty());
+    let deleting = ObjectMapping {
+        restore_memberships: true,
+        ..mapping()
+    };
+    let mut changes = plan(&entries, &current, &deleting);
+    assert_eq!(reactivated_users(&changes, &deleting), ["u1"]);
+    let groups: BTreeMap<String, Vec<String>> =
+        [("u1".to_owned(), vec!["g1".to_owned(), "g2".to_owned()])].into();
+    restore_memberships(&mut changes, &groups);
+    assert_eq!(
+        changes[changes.len() - 2..],
+        [
+            Change::AddMembers {
+                group: "g1".into(),
+                members: vec![MemberRef::user("u1")]
+            },
+            Change::AddMembers {
+                group: "g2".into(),
+                members: vec![MemberRef::user("u1")]
+            }
+        ]
+    );
 }

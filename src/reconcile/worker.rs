@@ -13,9 +13,7 @@ use scimd_backend::{Backend, Change};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::plan::{
-    Current, ObjectMapping, plan, reactivated_users, restore_memberships,
-};
+use super::plan::{Current, ObjectMapping, plan, reactivated_users, restore_memberships};
 use crate::store::{Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.

@@ -161,7 +161,10 @@ fn a_users_only_target_skips_groups_and_memberships() {
         ),
         (
             "g1".to_owned(),
-            Some((ResourceKind::Group, json!({"id": "g1", "displayName": "Ops"}))),
+            Some((
+                ResourceKind::Group,
+                json!({"id": "g1", "displayName": "Ops"}),
+            )),
         ),
     ]
     .into();
@@ -191,11 +194,17 @@ fn reactivated_users_get_their_groups_back_only_when_the_target_deletes_on_deact
     let current: Current = [
         (
             "u1".to_owned(),
-            Some((ResourceKind::User, json!({"id": "u1", "userName": "ann", "active": true}))),
+            Some((
+                ResourceKind::User,
+                json!({"id": "u1", "userName": "ann", "active": true}),
+            )),
         ),
         (
             "u2".to_owned(),
-            Some((ResourceKind::User, json!({"id": "u2", "userName": "bob", "active": false}))),
+            Some((
+                ResourceKind::User,
+                json!({"id": "u2", "userName": "bob", "active": false}),
+            )),
         ),
     ]
     .into();

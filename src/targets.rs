@@ -71,7 +71,9 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.push((String::new(), e.to_string()));
             }
+            // (A path still holding `${` failed interpolation, which is reported already.)
             if let Some(path) = &config.password_file
+                && !path.to_string_lossy().contains("${")
                 && let Err(e) = std::fs::File::open(path)
             {
                 problems.push((

@@ -2,6 +2,7 @@
 //! real SQL targets (SQLite, PostgreSQL, MariaDB). Target databases are fresh per test
 //! and reached through a TCP proxy the test can cut (see `target_db`).
 
+mod examples;
 mod faults;
 mod journal_order;
 mod policies;

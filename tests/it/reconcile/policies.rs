@@ -192,20 +192,34 @@ async fn a_refused_change_is_parked_shown_and_cleared_once_it_lands() {
         "status shows the parked resource:\n{text}"
     );
 
-    // The operator renames the application's account; the next change to the user lands
-    // and the parked entry goes away.
+    // Unpark retries only what is parked, and refuses an id that is not.
+    let request = |resource: Option<&str>| scimd::admin::UnparkRequest {
+        provider: "a".into(),
+        target: "app".into(),
+        resource: resource.map(str::to_owned),
+    };
+    let refused = scimd::admin::unpark(&socket, &request(Some(&ok))).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("not parked")),
+        "{refused:?}"
+    );
+    // Retried before the cause is fixed: parked again, with the same error.
+    assert_eq!(scimd::admin::unpark(&socket, &request(None)).await, Ok(1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = status_settled(&socket).await;
+    assert_eq!(report.parked.len(), 1, "{report:?}");
+
+    // The operator renames the application's account, then unparks: the user lands and
+    // the parked entry goes away.
     db.exec(
         "UPDATE app_users SET user_name = 'legacy-old' WHERE scim_id = 'app-7'",
         &[],
     )
     .await;
-    let r = c
-        .patch(
-            &format!("/Users/{clash}"),
-            &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Legacy"}])),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        scimd::admin::unpark(&socket, &request(Some(&clash))).await,
+        Ok(1)
+    );
     wait_rows(
         &db,
         USERS,
@@ -217,8 +231,22 @@ async fn a_refused_change_is_parked_shown_and_cleared_once_it_lands() {
         CONVERGE,
     )
     .await;
-    let report = scimd::admin::fetch_status(&socket).await.unwrap();
-    assert!(report[0].parked.is_empty(), "{report:?}");
+    let report = status_settled(&socket).await;
+    assert!(report.parked.is_empty(), "{report:?}");
+    assert_eq!(scimd::admin::unpark(&socket, &request(None)).await, Ok(0));
     daemon.stop().await;
     db.teardown().await;
+}
+
+/// The status of the only target once its journal is applied.
+async fn status_settled(socket: &std::path::Path) -> scimd::reconcile::TargetReport {
+    let deadline = std::time::Instant::now() + CONVERGE;
+    loop {
+        let report = scimd::admin::fetch_status(socket).await.expect("status");
+        if report[0].lag_entries == 0 {
+            return report[0].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{report:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

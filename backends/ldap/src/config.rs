@@ -106,6 +106,11 @@ pub struct UsersConfig {
     /// or constant (`"=text"`); evaluated by scimd.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Values a new entry gets for attributes its object class requires when
+    /// the mapping yields none (inetOrgPerson requires `sn` and `cn`:
+    /// `sn = "-"`); written only on creation.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
     /// What `active = false` does: `disable`, `move`, `delete` or `ignore`.
     #[serde(default = "default_on_deactivate")]
     pub on_deactivate: Policy,
@@ -163,6 +168,10 @@ pub struct GroupsConfig {
     /// LDAP attribute to SCIM path, template or constant; evaluated by scimd.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Values a new group entry gets for required attributes the mapping
+    /// leaves empty; written only on creation.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
 }
 
 impl GroupsConfig {
@@ -294,6 +303,9 @@ impl LdapTargetConfig {
                 ));
             }
         }
+        for a in u.defaults.keys() {
+            attr(format!("users.defaults.{a}"), a, &mut p);
+        }
         let uses = |policy: Policy| u.on_deactivate == policy || u.on_delete == policy;
         if uses(Policy::Disable) {
             match (&u.disable_attribute, &u.disabled_value) {
@@ -354,6 +366,9 @@ impl LdapTargetConfig {
                      that an empty group keeps"
                         .into(),
                 ));
+            }
+            for a in g.defaults.keys() {
+                attr(format!("groups.defaults.{a}"), a, &mut p);
             }
             for a in g.attributes.keys() {
                 attr(format!("groups.attributes.{a}"), a, &mut p);
@@ -434,6 +449,7 @@ mod tests {
             member_attribute: "member".into(),
             empty_member: None,
             attributes: BTreeMap::new(),
+            defaults: BTreeMap::new(),
         });
         let keys: Vec<String> = c
             .validate()

@@ -22,6 +22,10 @@ use crate::config::LdapTargetConfig;
 
 /// LDAP result codes scimd reacts to (RFC 4511 appendix A).
 pub mod rc {
+    /// noSuchAttribute (also: a value to delete is not there)
+    pub const NO_SUCH_ATTRIBUTE: u32 = 16;
+    /// attributeOrValueExists
+    pub const VALUE_EXISTS: u32 = 20;
     /// noSuchObject
     pub const NO_SUCH_OBJECT: u32 = 32;
     /// objectClassViolation
@@ -350,6 +354,28 @@ impl Conn {
         }
         let r = ldap.modify(dn, mods).await;
         self.check(&format!("modify {dn:?}"), r).await
+    }
+
+    /// Whether the entry's attribute holds this value (LDAP Compare); an
+    /// entry or attribute that is not there holds nothing.
+    pub async fn compare(&self, dn: &str, attr: &str, value: &str) -> Result<bool, OpError> {
+        let mut ldap = self.ldap.clone();
+        let what = format!("compare {attr} of {dn:?}");
+        match ldap
+            .with_timeout(self.timeout)
+            .compare(dn, attr, value)
+            .await
+        {
+            Ok(r) => match r.0.rc {
+                6 => Ok(true),
+                5 | 16 | rc::NO_SUCH_OBJECT => Ok(false),
+                _ => Err(OpError::from_result(&what, &r.0)),
+            },
+            Err(e) => {
+                self.drop_connection().await;
+                Err(OpError::io(&what, &e))
+            }
+        }
     }
 
     /// Deletes an entry; one that is gone already is fine.

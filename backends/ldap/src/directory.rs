@@ -66,6 +66,8 @@ pub struct Layout {
     pub mapped: Vec<String>,
     /// Attributes to read besides the mapped ones.
     pub extra: Vec<String>,
+    /// Values for required attributes a new entry would lack.
+    pub defaults: Vec<(String, String)>,
 }
 
 impl Layout {
@@ -91,6 +93,7 @@ impl Layout {
                     object_classes: u.object_classes.clone(),
                     mapped: u.attributes.keys().cloned().collect(),
                     extra,
+                    defaults: u.defaults.clone().into_iter().collect(),
                 })
             }
             ObjectKind::Group => {
@@ -109,6 +112,7 @@ impl Layout {
                     object_classes: g.object_classes.clone(),
                     mapped: g.attributes.keys().cloned().collect(),
                     extra: vec![g.rdn.clone(), g.id_attribute.clone(), "objectClass".into()],
+                    defaults: g.defaults.clone().into_iter().collect(),
                 })
             }
         }

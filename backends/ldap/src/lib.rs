@@ -13,6 +13,8 @@ mod directory;
 pub mod escape;
 mod members;
 mod observe;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod write;
 
 use async_trait::async_trait;

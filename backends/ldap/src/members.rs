@@ -108,6 +108,10 @@ impl Writer<'_> {
         Ok((values, missing))
     }
 
+    /// Adds values: one modify in the common case (all new). Where the server
+    /// refuses a value that is there already (no Permissive Modify), the
+    /// values are compared one by one and only the missing ones are added.
+    /// The placeholder goes once a real member is in.
     async fn add_values(
         &self,
         entry: &Entry,
@@ -118,16 +122,66 @@ impl Writer<'_> {
         if values.is_empty() {
             return Ok(());
         }
-        let mut mods = vec![Mod::Add(attr.to_owned(), values)];
-        if let Some(p) = placeholder {
-            mods.push(Mod::Delete(attr.to_owned(), [p.to_owned()].into()));
-        }
-        self.conn
-            .modify(self.pool, &entry.dn, mods, true)
+        let add = |v: Values| vec![Mod::Add(attr.to_owned(), v)];
+        match self
+            .conn
+            .modify(self.pool, &entry.dn, add(values.clone()), true)
             .await
-            .map_err(|e| e.error)
+        {
+            Ok(()) => {}
+            Err(e) if e.rc == Some(rc::VALUE_EXISTS) => {
+                let missing = self.filter_values(entry, attr, values, false).await?;
+                if !missing.is_empty() {
+                    self.conn
+                        .modify(self.pool, &entry.dn, add(missing), true)
+                        .await
+                        .map_err(|e| e.error)?;
+                }
+            }
+            Err(e) => return Err(e.error),
+        }
+        if let Some(p) = placeholder
+            && self
+                .conn
+                .compare(&entry.dn, attr, p)
+                .await
+                .map_err(|e| e.error)?
+        {
+            let del = vec![Mod::Delete(attr.to_owned(), [p.to_owned()].into())];
+            match self.conn.modify(self.pool, &entry.dn, del, true).await {
+                Err(e) if e.rc != Some(rc::NO_SUCH_ATTRIBUTE) => return Err(e.error),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
+    /// The values the attribute holds (`present`) or lacks, by LDAP Compare.
+    async fn filter_values(
+        &self,
+        entry: &Entry,
+        attr: &str,
+        values: Values,
+        present: bool,
+    ) -> Result<Values, BackendError> {
+        let mut out = Values::new();
+        for v in values {
+            if self
+                .conn
+                .compare(&entry.dn, attr, &v)
+                .await
+                .map_err(|e| e.error)?
+                == present
+            {
+                out.insert(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes values: one modify in the common case; values already gone
+    /// are skipped (by compare) where the server refuses them; the last
+    /// member going makes way for the placeholder where the class needs one.
     async fn remove_values(
         &self,
         entry: &Entry,
@@ -135,26 +189,33 @@ impl Writer<'_> {
         values: Values,
         placeholder: Option<&str>,
     ) -> Outcome {
-        if values.is_empty() {
-            return Ok(());
-        }
-        let mods = vec![Mod::Delete(attr.to_owned(), values.clone())];
-        match self.conn.modify(self.pool, &entry.dn, mods, true).await {
-            Ok(()) => Ok(()),
-            // The last member went: keep the placeholder the class requires.
-            Err(e) if e.rc == Some(rc::OBJECT_CLASS_VIOLATION) && placeholder.is_some() => {
-                let p = placeholder.unwrap_or_default().to_owned();
-                let mods = vec![
-                    Mod::Add(attr.to_owned(), [p].into()),
-                    Mod::Delete(attr.to_owned(), values),
-                ];
-                self.conn
-                    .modify(self.pool, &entry.dn, mods, true)
-                    .await
-                    .map_err(|e| e.error)
+        let mut values = values;
+        for _ in 0..2 {
+            if values.is_empty() {
+                return Ok(());
             }
-            Err(e) => Err(e.error),
+            let mods = vec![Mod::Delete(attr.to_owned(), values.clone())];
+            match self.conn.modify(self.pool, &entry.dn, mods, true).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.rc == Some(rc::NO_SUCH_ATTRIBUTE) => {
+                    values = self.filter_values(entry, attr, values, true).await?;
+                }
+                Err(e) if e.rc == Some(rc::OBJECT_CLASS_VIOLATION) && placeholder.is_some() => {
+                    let p = placeholder.unwrap_or_default().to_owned();
+                    let mods = vec![
+                        Mod::Add(attr.to_owned(), [p].into()),
+                        Mod::Delete(attr.to_owned(), values),
+                    ];
+                    return self
+                        .conn
+                        .modify(self.pool, &entry.dn, mods, true)
+                        .await
+                        .map_err(|e| e.error);
+                }
+                Err(e) => return Err(e.error),
+            }
         }
+        Ok(())
     }
 
     /// Reads the current member values once and sends only the difference.

@@ -10,7 +10,7 @@ use ldap3::{Mod, Scope};
 use scimd_backend::{BackendError, Object, ObjectKind};
 
 use crate::config::{LdapTargetConfig, MemberStyle, OnExisting, Policy};
-use crate::conn::{Conn, OpError, Pool, Values};
+use crate::conn::{Conn, OpError, Pool, Values, rc};
 use crate::directory::{Entry, Layout, ldap_values};
 use crate::escape;
 
@@ -108,6 +108,11 @@ impl Writer<'_> {
         }
         if !rdn_set {
             attrs.push((layout.rdn.clone(), [rdn_value.to_owned()].into()));
+        }
+        for (name, value) in &layout.defaults {
+            if !attrs.iter().any(|(a, _)| a.eq_ignore_ascii_case(name)) {
+                attrs.push((name.clone(), [value.clone()].into()));
+            }
         }
         let users = &self.config.users;
         let mut dn = layout.dn_for(rdn_value);
@@ -254,22 +259,36 @@ impl Writer<'_> {
             .await
             .map_err(err)?;
         for group in groups {
-            let mut mods = vec![Mod::Delete(
-                g.member_attribute.clone(),
-                [old.clone()].into(),
-            )];
-            match &new {
-                Some(n) => mods.insert(0, Mod::Add(g.member_attribute.clone(), [n.clone()].into())),
-                None => {
-                    if let Some(p) = &g.empty_member {
-                        mods.insert(0, Mod::Add(g.member_attribute.clone(), [p.clone()].into()));
-                    }
+            let attr = &g.member_attribute;
+            let delete = Mod::Delete(attr.clone(), [old.clone()].into());
+            let mods = match &new {
+                Some(n) => vec![Mod::Add(attr.clone(), [n.clone()].into()), delete],
+                None => vec![delete],
+            };
+            match self.conn.modify(self.pool, &group.dn, mods, true).await {
+                Ok(()) => {}
+                // The new value is there already: only the old one goes.
+                Err(e) if e.rc == Some(rc::VALUE_EXISTS) => {
+                    let mods = vec![Mod::Delete(attr.clone(), [old.clone()].into())];
+                    self.conn
+                        .modify(self.pool, &group.dn, mods, true)
+                        .await
+                        .map_err(err)?;
                 }
+                // The last member went: the placeholder stays instead.
+                Err(e) if e.rc == Some(rc::OBJECT_CLASS_VIOLATION) && g.empty_member.is_some() => {
+                    let p = g.empty_member.clone().unwrap_or_default();
+                    let mods = vec![
+                        Mod::Add(attr.clone(), [p].into()),
+                        Mod::Delete(attr.clone(), [old.clone()].into()),
+                    ];
+                    self.conn
+                        .modify(self.pool, &group.dn, mods, true)
+                        .await
+                        .map_err(err)?;
+                }
+                Err(e) => return Err(e.error),
             }
-            self.conn
-                .modify(self.pool, &group.dn, mods, true)
-                .await
-                .map_err(err)?;
         }
         Ok(())
     }

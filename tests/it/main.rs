@@ -8,9 +8,15 @@ mod cli;
 mod drift;
 mod durability;
 mod ha;
+/// The SQL target tests' TCP proxy, needed by `target_db`.
+#[path = "../../backends/sql/tests/it/proxy.rs"]
+mod proxy;
 mod quirks;
 mod ratelimit;
+mod reconcile;
 mod store_filters;
 mod store_suite;
 mod support;
+#[path = "../../backends/sql/tests/it/db.rs"]
+mod target_db;
 mod watch;

@@ -137,6 +137,14 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            // Deleting (or moving) an entry drops its member values; the plan
+            // re-adds them when the user comes back (adds are idempotent).
+            let restore_memberships = !users_only
+                && matches!(
+                    config.users.on_deactivate,
+                    scimd_backend_ldap::Policy::Delete | scimd_backend_ldap::Policy::Move
+                );
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -147,6 +155,8 @@ pub fn parse(
                     // LDAP attributes are multi-valued: a multi-valued SCIM
                     // attribute becomes several values.
                     single_valued: false,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })

@@ -240,13 +240,5 @@ async fn a_refused_change_is_parked_shown_and_cleared_once_it_lands() {
 
 /// The status of the only target once its journal is applied.
 async fn status_settled(socket: &std::path::Path) -> scimd::reconcile::TargetReport {
-    let deadline = std::time::Instant::now() + CONVERGE;
-    loop {
-        let report = scimd::admin::fetch_status(socket).await.expect("status");
-        if report[0].lag_entries == 0 {
-            return report[0].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "{report:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    super::status_until(socket, |r| r.lag_entries == 0).await
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use scimd_backend_ldap::LdapTargetConfig;
 use scimd_backend_sql::SqlTargetConfig;
 
 use crate::reconcile::mapping::Mapping;
@@ -17,6 +18,8 @@ use crate::scim::{ResourceKind, registry};
 pub enum TargetKind {
     /// An SQL database (PostgreSQL, MariaDB/MySQL, SQLite).
     Sql(Box<SqlTargetConfig>),
+    /// An LDAP directory (OpenLDAP, 389-DS, Active Directory).
+    Ldap(Box<LdapTargetConfig>),
 }
 
 /// A checked target configuration.
@@ -112,10 +115,42 @@ pub fn parse(
                 fingerprint,
             })
         }
-        Some("ldap") => Err(vec![(
-            "kind".into(),
-            "LDAP targets are not available in this version yet; use kind = \"sql\"".into(),
-        )]),
+        Some("ldap") => {
+            let config: LdapTargetConfig = toml::Value::Table(settings)
+                .try_into()
+                .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])?;
+            let mut problems: Vec<TargetProblem> = Vec::new();
+            if let Err(e) = config.validate() {
+                problems.extend(e.0);
+            }
+            let (users, p) = mappings(
+                ResourceKind::User,
+                &config.users.attributes,
+                "users.attributes",
+            );
+            problems.extend(p);
+            let (groups, p) = match &config.groups {
+                Some(g) => mappings(ResourceKind::Group, &g.attributes, "groups.attributes"),
+                None => (Vec::new(), Vec::new()),
+            };
+            problems.extend(p);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+            Ok(TargetSpec {
+                provider: provider.to_owned(),
+                name: name.to_owned(),
+                kind: TargetKind::Ldap(Box::new(config)),
+                mapping: ObjectMapping {
+                    users,
+                    groups,
+                    // LDAP attributes are multi-valued: a multi-valued SCIM
+                    // attribute becomes several values.
+                    single_valued: false,
+                },
+                fingerprint,
+            })
+        }
         Some(other) => Err(vec![(
             "kind".into(),
             format!("unknown target kind {other:?}; use \"sql\" or \"ldap\""),
@@ -133,6 +168,7 @@ impl TargetSpec {
     pub fn build(&self) -> Result<Arc<TargetRuntime>, String> {
         let backend: Arc<dyn scimd_backend::Backend> = match &self.kind {
             TargetKind::Sql(c) => Arc::new(c.build().map_err(|e| e.to_string())?),
+            TargetKind::Ldap(c) => Arc::new(c.build().map_err(|e| e.to_string())?),
         };
         Ok(Arc::new(TargetRuntime {
             provider: self.provider.clone(),

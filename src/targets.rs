@@ -138,13 +138,10 @@ pub fn parse(
                 return Err(problems);
             }
             let users_only = config.groups.is_none();
-            // Deleting (or moving) an entry drops its member values; the plan
-            // re-adds them when the user comes back (adds are idempotent).
-            let restore_memberships = !users_only
-                && matches!(
-                    config.users.on_deactivate,
-                    scimd_backend_ldap::Policy::Delete | scimd_backend_ldap::Policy::Move
-                );
+            // A deleted entry loses its member values; a moved one keeps them.
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_ldap::Policy::Delete
+                && config.groups.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),

@@ -137,6 +137,11 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            // A deleted entry loses its member values; a moved one keeps them.
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_ldap::Policy::Delete
+                && config.groups.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -147,6 +152,8 @@ pub fn parse(
                     // LDAP attributes are multi-valued: a multi-valued SCIM
                     // attribute becomes several values.
                     single_valued: false,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })

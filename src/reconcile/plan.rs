@@ -7,7 +7,7 @@
 //! one small change. Deletes go first (groups, then users), then upserts (users,
 //! then groups), then membership changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use scimd_backend::{Change, MemberRef, Object, ObjectKind, Value as TargetValue};
 use serde_json::Value;
@@ -196,6 +196,36 @@ pub fn reactivated_users(changes: &[Change], mapping: &ObjectMapping) -> Vec<Str
             _ => None,
         })
         .collect()
+}
+
+/// Holds back what cannot land yet because it names objects this target parked
+/// (refused earlier, so not in the target): a parked group's membership deltas are
+/// dropped and parked members are left out of the others, instead of failing or
+/// writing rows that point nowhere. Returns the parked objects this batch upserts
+/// again: once they land, their memberships must be written in full (a group's whole
+/// member list, a user's groups), which brings back everything held back.
+pub fn hold_back_parked(
+    changes: &mut Vec<Change>,
+    parked: &HashSet<String>,
+) -> Vec<(ObjectKind, String)> {
+    if parked.is_empty() {
+        return Vec::new();
+    }
+    let landing: Vec<(ObjectKind, String)> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(o) if parked.contains(&o.id) => Some((o.kind, o.id.clone())),
+            _ => None,
+        })
+        .collect();
+    changes.retain_mut(|c| match c {
+        Change::AddMembers { group, members } | Change::RemoveMembers { group, members } => {
+            members.retain(|m| !parked.contains(&m.id));
+            !parked.contains(group) && !members.is_empty()
+        }
+        _ => true,
+    });
+    landing
 }
 
 /// Appends, after the batch's own changes, one idempotent `AddMembers` per group of

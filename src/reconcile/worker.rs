@@ -4,16 +4,19 @@
 //! Transient failures retry the same batch with capped exponential backoff and
 //! jitter; a target that is down delays only itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scimd_backend::{Backend, Change};
+use scimd_backend::{Backend, Change, MemberRef, ObjectKind};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::plan::{Current, ObjectMapping, plan, reactivated_users, restore_memberships};
+use super::plan::{
+    Current, ObjectMapping, hold_back_parked, object_kind, plan, reactivated_users,
+    restore_memberships,
+};
 use crate::store::{Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.
@@ -234,8 +237,34 @@ async fn step(
         );
     }
     let mut changes = plan(&entries, &current, &target.mapping);
+    let parked_now: HashSet<String> = store
+        .parked_ids(p, t)
+        .await
+        .map_err(se)?
+        .into_iter()
+        .collect();
+    let landing = hold_back_parked(&mut changes, &parked_now);
+    let mut users_back = reactivated_users(&changes, &target.mapping);
     let mut groups_of = std::collections::BTreeMap::new();
-    for user in reactivated_users(&changes, &target.mapping) {
+    for (kind, id) in landing {
+        match kind {
+            ObjectKind::User => users_back.push(id),
+            ObjectKind::Group => {
+                let members = store.members(p, &id).await.map_err(se)?;
+                changes.push(Change::SetMembers {
+                    group: id,
+                    members: members
+                        .into_iter()
+                        .map(|m| MemberRef {
+                            id: m.id,
+                            kind: object_kind(m.kind),
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    for user in users_back {
         let groups = store.groups_of(p, &user).await.map_err(se)?;
         if !groups.is_empty() {
             groups_of.insert(user, groups.into_iter().map(|g| g.id).collect());
@@ -261,11 +290,13 @@ async fn step(
     {
         return Err(e.to_string());
     }
-    let mut parked = Vec::new();
+    let mut parked: Vec<(String, &'static str, String)> = Vec::new();
     let mut done = Vec::new();
     for (change, result) in changes.iter().zip(&results) {
         match result {
             Ok(()) => done.push(change.object_id().to_owned()),
+            // The first refusal of a resource says why; later ones follow from it.
+            Err(_) if parked.iter().any(|(id, _, _)| id == change.object_id()) => {}
             Err(e) => {
                 tracing::error!(provider = %p, target = %t, resource = change.object_id(), error = %e,
                     "target refused a change; parked until the resource changes again");

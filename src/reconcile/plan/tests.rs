@@ -237,3 +237,38 @@ fn reactivated_users_get_their_groups_back_only_when_the_target_deletes_on_deact
         ]
     );
 }
+
+#[test]
+fn membership_naming_parked_objects_is_held_back_and_landing_ones_are_reported() {
+    let add = |group: &str, members: &[&str]| Change::AddMembers {
+        group: group.into(),
+        members: members.iter().map(|m| MemberRef::user(*m)).collect(),
+    };
+    let mut changes = vec![
+        Change::Upsert(Object::new(ObjectKind::User, "u-parked", "ann")),
+        add("g-parked", &["u1"]),
+        add("g1", &["u1", "u-parked"]),
+        add("g2", &["u-parked"]),
+        Change::RemoveMembers {
+            group: "g1".into(),
+            members: vec![MemberRef::user("u2")],
+        },
+    ];
+    let parked: HashSet<String> = ["u-parked".to_owned(), "g-parked".to_owned()].into();
+    let landing = hold_back_parked(&mut changes, &parked);
+    assert_eq!(landing, [(ObjectKind::User, "u-parked".to_owned())]);
+    assert_eq!(
+        changes,
+        vec![
+            Change::Upsert(Object::new(ObjectKind::User, "u-parked", "ann")),
+            add("g1", &["u1"]),
+            Change::RemoveMembers {
+                group: "g1".into(),
+                members: vec![MemberRef::user("u2")]
+            },
+        ]
+    );
+    let mut untouched = changes.clone();
+    assert!(hold_back_parked(&mut untouched, &HashSet::new()).is_empty());
+    assert_eq!(untouched, changes);
+}

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{app_schema, app_target, count, wait_count};
+use super::{app_schema, app_target, count, status_until, wait_count};
 use crate::support::{Client, Daemon, TOKEN, config_text, scimd_bin, user};
 use crate::target_db::{Engine, TestDb};
 
@@ -40,25 +40,6 @@ async fn push_users(client: &Client, prefix: &str, n: usize) -> Vec<String> {
         t.await.unwrap();
     }
     Arc::try_unwrap(ids).unwrap().into_inner().unwrap()
-}
-
-/// Polls `scimd status` of the only target until `done` holds (30 s at most).
-async fn status_until(
-    socket: &std::path::Path,
-    done: impl Fn(&scimd::reconcile::TargetReport) -> bool,
-) -> scimd::reconcile::TargetReport {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let report = scimd::admin::fetch_status(socket).await.expect("status");
-        if done(&report[0]) {
-            return report[0].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "status never got there: {report:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 const ROWS: &str = "SELECT COUNT(*) FROM app_users";

@@ -145,3 +145,22 @@ pub async fn count(db: &TestDb, sql: &str) -> usize {
         .and_then(|n| n.parse().ok())
         .expect("a count")
 }
+
+/// Polls `scimd status` of the only target until `done` holds (30 s at most).
+pub async fn status_until(
+    socket: &std::path::Path,
+    done: impl Fn(&scimd::reconcile::TargetReport) -> bool,
+) -> scimd::reconcile::TargetReport {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = scimd::admin::fetch_status(socket).await.expect("status");
+        if done(&report[0]) {
+            return report[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never got there: {report:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

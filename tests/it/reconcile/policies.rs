@@ -240,13 +240,77 @@ async fn a_refused_change_is_parked_shown_and_cleared_once_it_lands() {
 
 /// The status of the only target once its journal is applied.
 async fn status_settled(socket: &std::path::Path) -> scimd::reconcile::TargetReport {
-    let deadline = std::time::Instant::now() + CONVERGE;
-    loop {
-        let report = scimd::admin::fetch_status(socket).await.expect("status");
-        if report[0].lag_entries == 0 {
-            return report[0].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "{report:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    super::status_until(socket, |r| r.lag_entries == 0).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memberships_of_parked_objects_wait_for_them_and_land_with_them() {
+    let Some(db) = TestDb::new(Engine::Sqlite).await else {
+        return;
+    };
+    app_schema(&db).await;
+    // The application's own "legacy" user and "admins" group clash with what is pushed.
+    db.exec(
+        "INSERT INTO app_users (scim_id, user_name, active) VALUES ('app-7', 'legacy', TRUE)",
+        &[],
+    )
+    .await;
+    db.exec(
+        "INSERT INTO app_groups (scim_id, name) VALUES ('app-g', 'admins')",
+        &[],
+    )
+    .await;
+    let daemon = Daemon::start_with(&app_target(&db.url, "", true)).await;
+    let c = daemon.client();
+    let ann = create(&c, "/Users", &user("ann")).await;
+    let legacy = create(&c, "/Users", &user("legacy")).await;
+    let admins = create(&c, "/Groups", &group("admins", &[&ann])).await;
+    let staff = create(&c, "/Groups", &group("staff", &[&ann, &legacy])).await;
+    let socket = daemon.dir.path().join("admin.sock");
+    let report = super::status_until(&socket, |r| r.lag_entries == 0).await;
+    let mut parked: Vec<(String, String)> = report
+        .parked
+        .iter()
+        .map(|p| (p.resource_id.clone(), p.change.clone()))
+        .collect();
+    parked.sort();
+    let mut want = vec![
+        (legacy.clone(), "upsert".to_owned()),
+        (admins.clone(), "upsert".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(
+        parked, want,
+        "the objects are parked, not their memberships"
+    );
+    // Nothing points at rows that are not there.
+    wait_rows(&db, MEMBERS, &[row(&[&staff, &ann])], CONVERGE).await;
+
+    db.exec(
+        "UPDATE app_users SET user_name = 'legacy-old' WHERE scim_id = 'app-7'",
+        &[],
+    )
+    .await;
+    db.exec(
+        "UPDATE app_groups SET name = 'admins-old' WHERE scim_id = 'app-g'",
+        &[],
+    )
+    .await;
+    let all = scimd::admin::UnparkRequest {
+        provider: "a".into(),
+        target: "app".into(),
+        resource: None,
+    };
+    assert_eq!(scimd::admin::unpark(&socket, &all).await, Ok(2));
+    let mut members = vec![
+        row(&[&admins, &ann]),
+        row(&[&staff, &ann]),
+        row(&[&staff, &legacy]),
+    ];
+    members.sort();
+    wait_rows(&db, MEMBERS, &members, CONVERGE).await;
+    let report = super::status_until(&socket, |r| r.lag_entries == 0).await;
+    assert!(report.parked.is_empty(), "{report:?}");
+    daemon.stop().await;
+    db.teardown().await;
 }

@@ -139,19 +139,15 @@ async fn core_scenario(engine: Engine) {
     members.sort();
     wait_rows(&db, MEMBERS, &members, CONVERGE).await;
 
-    let reports = scimd::admin::fetch_status(&daemon.dir.path().join("admin.sock"))
-        .await
-        .expect("status");
-    let report = reports
-        .iter()
-        .find(|r| r.target == "app")
-        .expect("app target");
+    let report = super::status_until(&daemon.dir.path().join("admin.sock"), |r| {
+        r.lag_entries == 0
+    })
+    .await;
     assert!(
         report.parked.is_empty(),
         "nothing parked: {:?}",
         report.parked
     );
-    assert_eq!(report.lag_entries, 0);
     assert!(report.last_error.is_none(), "{:?}", report.last_error);
     assert!(report.last_success.is_some());
     daemon.stop().await;

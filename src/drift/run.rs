@@ -21,6 +21,17 @@ use crate::reconcile::worker::{TargetRuntime, mapping_input};
 use crate::scim::ResourceKind;
 use crate::store::{Direction, ListQuery, Paging, Position, Store};
 
+/// Ids of inactive users, collected during the user pass when the target deletes
+/// inactive users (and their memberships): their memberships are not desired there.
+type Inactive = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// Where a pass reads from.
+struct Sources<'a> {
+    store: &'a Store,
+    target: &'a TargetRuntime,
+    inactive: Inactive,
+}
+
 /// Resources per store page and objects in flight per channel.
 const PAGE: usize = 1000;
 /// Changes per `Backend::apply` call during a repair.
@@ -63,11 +74,16 @@ pub async fn check(
         }
     };
     progress(Progress { compared: 0, total });
+    let sources = Sources {
+        store,
+        target,
+        inactive: Inactive::default(),
+    };
     // Pass 1: plan.
     let mut deletes = 0u64;
     let mut none = Outcome::default();
     let mut base = 0;
-    for kind in [ResourceKind::User, ResourceKind::Group] {
+    for kind in kinds(target) {
         let mut on_planned = |p: Planned| {
             if matches!(p.difference.what, DifferenceKind::Delete) {
                 deletes += 1;
@@ -76,8 +92,7 @@ pub async fn check(
             Vec::new()
         };
         let outcome = pass(
-            store,
-            target,
+            &sources,
             kind,
             (base, total),
             progress,
@@ -116,7 +131,7 @@ pub async fn check(
     let mut owned = 0u64;
     let mut outcome = Outcome::default();
     let mut base = 0;
-    for kind in [ResourceKind::User, ResourceKind::Group] {
+    for kind in kinds(target) {
         let mut on_planned = |p: Planned| {
             if matches!(p.difference.what, DifferenceKind::Delete) {
                 held.extend(p.changes);
@@ -129,8 +144,7 @@ pub async fn check(
             Vec::new()
         };
         let r = pass(
-            store,
-            target,
+            &sources,
             kind,
             (base, total),
             progress,
@@ -184,6 +198,15 @@ pub async fn check(
     report.failed = outcome.failed;
     report.failures = outcome.errors;
     report.finish(started)
+}
+
+/// The kinds a target keeps: users, and groups unless it keeps users only.
+fn kinds(target: &TargetRuntime) -> Vec<ResourceKind> {
+    if target.mapping.users_only {
+        vec![ResourceKind::User]
+    } else {
+        vec![ResourceKind::User, ResourceKind::Group]
+    }
 }
 
 /// Changes applied and refused during a repair.
@@ -249,25 +272,30 @@ fn query(kind: ResourceKind, after: Option<String>, count: usize) -> ListQuery<'
 /// difference is taken; their results go to `outcome`. `progress_base` is the
 /// desired objects compared before this pass and the total of all passes.
 async fn pass(
-    store: &Store,
-    target: &TargetRuntime,
+    sources: &Sources<'_>,
     kind: ResourceKind,
     (base, total): (u64, u64),
     progress: &(dyn Fn(Progress) + Send + Sync),
     on_planned: &mut (dyn FnMut(Planned) -> Vec<Change> + Send),
     outcome: &mut Outcome,
 ) -> Result<MergeCounts, String> {
+    let Sources {
+        store,
+        target,
+        inactive,
+    } = sources;
     let (desired_tx, mut desired_rx) = mpsc::channel::<Result<Desired, String>>(PAGE);
     let (observed_tx, mut observed_rx) = mpsc::channel::<Result<Observed, String>>(PAGE);
     let (planned_tx, mut planned_rx) = mpsc::channel::<Planned>(64);
     let compared = Arc::new(AtomicU64::new(0));
 
     let producer = tokio::spawn(produce_desired(
-        store.clone(),
+        (*store).clone(),
         target.provider.clone(),
         target.mapping.clone(),
         kind,
         desired_tx,
+        inactive.clone(),
     ));
     let backend = target.backend.clone();
     let observer = tokio::spawn(async move {
@@ -347,6 +375,7 @@ async fn produce_desired(
     mapping: ObjectMapping,
     kind: ResourceKind,
     tx: mpsc::Sender<Result<Desired, String>>,
+    inactive: Inactive,
 ) {
     let mut after: Option<String> = None;
     loop {
@@ -364,16 +393,25 @@ async fn produce_desired(
         after = page.resources.last().map(|r| r.id.clone());
         for r in page.resources {
             let object = mapping.object(r.kind, &mapping_input(&r));
+            if mapping.restore_memberships && kind == ResourceKind::User && !object.active {
+                inactive
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(r.id.clone());
+            }
             let members = if kind == ResourceKind::Group {
                 match store.members(&provider, &r.id).await {
                     Ok(list) => {
+                        let gone = inactive.lock().unwrap_or_else(|e| e.into_inner());
                         let mut refs: Vec<MemberRef> = list
                             .into_iter()
+                            .filter(|m| !gone.contains(&m.id))
                             .map(|m| MemberRef {
                                 id: m.id,
                                 kind: object_kind(m.kind),
                             })
                             .collect();
+                        drop(gone);
                         refs.sort();
                         refs.dedup_by(|a, b| a.id == b.id);
                         Some(refs)

@@ -56,7 +56,7 @@ pid=$!
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.2; done
 echo "loading $N users over SCIM..."
 "$LOAD" --url "http://127.0.0.1:$port/scim/v2/bench" --token "$token" --scenario create-users \
-  --concurrency 16 --requests "$N" | tail -1
+  --concurrency 16 --requests "$N" --runs 1 | tail -1
 until [ "$(psql -tAq "$PG/$target" -c 'SELECT count(*) FROM users' 2>/dev/null || echo 0)" = "$N" ]; do sleep 1; done
 echo "target holds $N users"
 for run in $(seq 1 "$RUNS"); do

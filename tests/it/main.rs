@@ -7,6 +7,7 @@ mod bulk;
 mod cli;
 mod durability;
 mod ha;
+mod ldap;
 mod quirks;
 mod ratelimit;
 mod store_filters;

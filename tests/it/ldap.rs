@@ -138,7 +138,7 @@ async fn scim_pushes_land_in_the_directory_and_follow_renames() {
     assert_eq!(ann_entry.attrs["cn"], ["Given Family"]);
     assert_eq!(ann_entry.attrs["mail"], ["ann@example.com"]);
     assert_eq!(ann_entry.attrs["description"], ["pushed by scimd"]);
-    assert_eq!(ann_entry.attrs["scimdId"], [ann_id.clone()]);
+    assert_eq!(ann_entry.attrs["scimdId"], std::slice::from_ref(&ann_id));
     assert!(
         users
             .iter()

@@ -22,8 +22,8 @@ use futures::StreamExt;
 use scimd_backend::{Backend, BackendError, Change, ObjectKind, ObservedSink};
 
 pub use config::{
-    GroupsConfig, LdapConfigError, LdapTargetConfig, MemberStyle, OnExisting, Policy, UsersConfig,
-    is_attribute_name,
+    GroupsConfig, LdapConfigError, LdapTargetConfig, MemberStyle, NumberAllocation, OnExisting,
+    Policy, UsersConfig, is_attribute_name,
 };
 
 use crate::conn::Pool;

@@ -109,6 +109,14 @@ impl Writer<'_> {
         if !rdn_set {
             attrs.push((layout.rdn.clone(), [rdn_value.to_owned()].into()));
         }
+        if let Some(n) = &layout.number
+            && !attrs
+                .iter()
+                .any(|(a, _)| a.eq_ignore_ascii_case(&n.attribute))
+        {
+            let number = self.allocate(n).await?;
+            attrs.push((n.attribute.clone(), [number.to_string()].into()));
+        }
         for (name, value) in &layout.defaults {
             if !attrs.iter().any(|(a, _)| a.eq_ignore_ascii_case(name)) {
                 attrs.push((name.clone(), [value.clone()].into()));
@@ -151,6 +159,52 @@ impl Writer<'_> {
             }
             Err(e) => Err(e.error),
         }
+    }
+
+    /// The next number from the counter entry, incremented atomically.
+    async fn allocate(&self, n: &crate::config::NumberAllocation) -> Result<i64, BackendError> {
+        for _ in 0..50 {
+            let counter = self
+                .conn
+                .read(&n.counter_dn, &[n.counter_attribute.as_str()])
+                .await
+                .map_err(err)?
+                .map(Entry::from)
+                .ok_or_else(|| {
+                    BackendError::permanent(format!(
+                        "number counter {:?} is missing: create it with {} set to the first                          number to hand out",
+                        n.counter_dn, n.counter_attribute
+                    ))
+                })?;
+            let current = counter.get(&n.counter_attribute).first().cloned();
+            let Some(value) = current.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
+                return Err(BackendError::permanent(format!(
+                    "number counter {:?} has no numeric {}",
+                    n.counter_dn, n.counter_attribute
+                )));
+            };
+            let mods = vec![
+                Mod::Delete(n.counter_attribute.clone(), [value.to_string()].into()),
+                Mod::Add(
+                    n.counter_attribute.clone(),
+                    [(value + 1).to_string()].into(),
+                ),
+            ];
+            match self
+                .conn
+                .modify(self.pool, &n.counter_dn, mods, false)
+                .await
+            {
+                Ok(()) => return Ok(value),
+                // Another writer took this number first: read again.
+                Err(e) if e.rc == Some(rc::NO_SUCH_ATTRIBUTE) => continue,
+                Err(e) => return Err(e.error),
+            }
+        }
+        Err(BackendError::transient(format!(
+            "number counter {:?} is too contended; will retry",
+            n.counter_dn
+        )))
     }
 
     /// Takes over an existing entry (`on_existing = "adopt"`) or refuses.

@@ -48,7 +48,10 @@ impl Api {
         let resp = self.http.request(req).await.expect("request");
         let status = resp.status().as_u16();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn ok(&self, method: &str, path: &str, body: &Value) -> Value {
@@ -77,10 +80,15 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 async fn count(ldap: &mut Ldap, base: &str) -> usize {
-    ldap.search(base, Scope::OneLevel, "(objectClass=inetOrgPerson)", vec!["1.1"])
-        .await
-        .map(|r| r.0.len())
-        .unwrap_or(0)
+    ldap.search(
+        base,
+        Scope::OneLevel,
+        "(objectClass=inetOrgPerson)",
+        vec!["1.1"],
+    )
+    .await
+    .map(|r| r.0.len())
+    .unwrap_or(0)
 }
 
 /// A raw `ldapadd -c` of `n` entries like scimd's below `ou=NAME`; entries/s.
@@ -97,13 +105,26 @@ fn ldapadd(slapd: &Slapd, ou: &str, n: usize) -> f64 {
     std::fs::write(&file, ldif).unwrap();
     let t = Instant::now();
     let out = Command::new("ldapadd")
-        .args(["-c", "-x", "-H", &slapd.url(), "-D", SERVICE_DN, "-w", SERVICE_PASSWORD])
+        .args([
+            "-c",
+            "-x",
+            "-H",
+            &slapd.url(),
+            "-D",
+            SERVICE_DN,
+            "-w",
+            SERVICE_PASSWORD,
+        ])
         .arg("-f")
         .arg(&file)
         .output()
         .expect("run ldapadd (apt-get install ldap-utils)");
     let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "ldapadd: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ldapadd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     n as f64 / secs
 }
 
@@ -119,7 +140,9 @@ async fn post_users(api: &Arc<Api>, prefix: &str, n: usize, concurrency: usize) 
                 if i >= n {
                     return ids;
                 }
-                let v = api.ok("POST", "/Users", &user(&format!("{prefix}{i:06}"))).await;
+                let v = api
+                    .ok("POST", "/Users", &user(&format!("{prefix}{i:06}")))
+                    .await;
                 ids.push(v["id"].as_str().unwrap().to_owned());
             }
         }));
@@ -205,7 +228,9 @@ cn = "displayName"
     let path = dir.path().join("scimd.toml");
     std::fs::write(&path, text).unwrap();
     let config = scimd::config::load(&path).expect("bench config");
-    let running = scimd::daemon::start(config, false).await.expect("scimd starts");
+    let running = scimd::daemon::start(config, false)
+        .await
+        .expect("scimd starts");
     let api = Arc::new(Api {
         http: Client::builder(TokioExecutor::new()).build_http(),
         base: format!("http://{}/scim/v2/a", running.addr),
@@ -213,7 +238,10 @@ cn = "displayName"
     let mut admin = slapd.admin_bind().await.unwrap();
 
     // 1. push N users vs raw ldapadd, same server, same run.
-    println!("durable slapd on {}; {users} users, concurrency {concurrency}", slapd.url());
+    println!(
+        "durable slapd on {}; {users} users, concurrency {concurrency}",
+        slapd.url()
+    );
     let raw1 = ldapadd(&slapd, "rawa", users);
     println!("raw ldapadd -c (before): {raw1:.0} entries/s");
     let t = Instant::now();
@@ -228,7 +256,10 @@ cn = "displayName"
     let raw2 = ldapadd(&slapd, "rawb", users);
     println!("raw ldapadd -c (after): {raw2:.0} entries/s");
     let raw = (raw1 + raw2) / 2.0;
-    println!("push ratio: {:.2} of the raw rate ({pushed:.0} / {raw:.0})", pushed / raw);
+    println!(
+        "push ratio: {:.2} of the raw rate ({pushed:.0} / {raw:.0})",
+        pushed / raw
+    );
 
     if group_size == 0 {
         return;
@@ -266,7 +297,9 @@ cn = "displayName"
             .ok()
             .and_then(|r| r.0.into_iter().next())
             .map(SearchEntry::construct);
-        let n = e.and_then(|e| e.attrs.get("member").map(Vec::len)).unwrap_or(0);
+        let n = e
+            .and_then(|e| e.attrs.get("member").map(Vec::len))
+            .unwrap_or(0);
         if n >= group_size {
             println!("group holds {n} member values");
             break;
@@ -280,7 +313,13 @@ cn = "displayName"
     let mut admin = slapd.admin_bind().await.unwrap();
     // Warm the target's connection after the restart.
     api.ok("POST", "/Users", &user("warmup")).await;
-    wait_count(&mut admin, PEOPLE, users + group_size + samples + 1, "warmup").await;
+    wait_count(
+        &mut admin,
+        PEOPLE,
+        users + group_size + samples + 1,
+        "warmup",
+    )
+    .await;
 
     let mut e2e = Vec::new();
     let mut accepted = Vec::new();
@@ -296,7 +335,10 @@ cn = "displayName"
         .await;
         accepted.push(t.elapsed().as_secs_f64() * 1000.0);
         while !has_member(&mut admin, &group_dn, &dn).await {
-            assert!(t.elapsed() < Duration::from_secs(60), "member {dn} never landed");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "member {dn} never landed"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         e2e.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -322,5 +364,8 @@ cn = "displayName"
         median(&mut accepted),
         median(&mut raw)
     );
-    let _ = running.control.send(scimd::signals::Control::Shutdown).await;
+    let _ = running
+        .control
+        .send(scimd::signals::Control::Shutdown)
+        .await;
 }

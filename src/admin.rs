@@ -1,5 +1,6 @@
-//! The admin API on a unix socket (mode 0600), used by `scimd status`: what each
-//! provider's targets are doing. HTTP/1.1 over the socket; JSON bodies.
+//! The admin API on a unix socket (mode 0600), used by `scimd status` (what each
+//! provider's targets are doing) and `scimd unpark` (retry what a target parked).
+//! HTTP/1.1 over the socket; JSON bodies.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +14,18 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Mutex, watch};
 
-use crate::reconcile::{Reconciler, TargetReport};
+use crate::reconcile::{Reconciler, TargetReport, UnparkError};
+
+/// What `scimd unpark` asks for.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct UnparkRequest {
+    /// Provider name.
+    pub provider: String,
+    /// Target name.
+    pub target: String,
+    /// One parked resource id; every parked resource of the target when absent.
+    pub resource: Option<String>,
+}
 
 /// Binds the socket (replacing a stale one) with mode 0600.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -56,6 +68,40 @@ async fn handle(
         ("GET", "/status") => {
             let report = reconciler.lock().await.report().await;
             json(StatusCode::OK, &report)
+        }
+        ("POST", "/unpark") => {
+            let request: Result<UnparkRequest, String> = match req.into_body().collect().await {
+                Ok(b) => serde_json::from_slice(&b.to_bytes()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    return json(
+                        StatusCode::BAD_REQUEST,
+                        &serde_json::json!({"error": format!("bad unpark request: {e}")}),
+                    );
+                }
+            };
+            let outcome = reconciler
+                .lock()
+                .await
+                .unpark(
+                    &request.provider,
+                    &request.target,
+                    request.resource.as_deref(),
+                )
+                .await;
+            match outcome {
+                Ok(queued) => json(StatusCode::OK, &serde_json::json!({"queued": queued})),
+                Err(e) => {
+                    let status = match e {
+                        UnparkError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+                        _ => StatusCode::NOT_FOUND,
+                    };
+                    json(status, &serde_json::json!({"error": e.to_string()}))
+                }
+            }
         }
         _ => json(
             StatusCode::NOT_FOUND,
@@ -118,6 +164,42 @@ pub async fn fetch_status(path: &Path) -> Result<Vec<TargetReport>, String> {
         .to_bytes();
     serde_json::from_slice(&body)
         .map_err(|e| format!("unexpected answer from the admin socket: {e}"))
+}
+
+/// Asks a running daemon to retry what a target parked; returns how many resources
+/// were queued.
+pub async fn unpark(path: &Path, request: &UnparkRequest) -> Result<usize, String> {
+    let stream = UnixStream::connect(path).await.map_err(|e| {
+        format!("cannot reach scimd's admin socket {}: {e} (is scimd running, and may you read the socket?)", path.display())
+    })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    let req = Request::post("/unpark")
+        .header("host", "scimd")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("unexpected answer from the admin socket: {e}"))?;
+    if status.is_success() {
+        Ok(answer["queued"].as_u64().unwrap_or(0) as usize)
+    } else {
+        Err(answer["error"]
+            .as_str()
+            .unwrap_or("unpark failed")
+            .to_owned())
+    }
 }
 
 /// The status as a table for a terminal.

@@ -38,6 +38,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Retry what a target parked (refused for good) once its cause is fixed: every
+    /// parked resource of the target, or only RESOURCE_ID.
+    Unpark {
+        /// Provider name.
+        #[arg(long)]
+        provider: String,
+        /// Target name (the key under `[providers.P.targets]`).
+        #[arg(long)]
+        target: String,
+        /// One parked resource id (see `scimd status`).
+        resource: Option<String>,
+    },
     /// Manage provider bearer tokens.
     Token {
         #[command(subcommand)]
@@ -63,6 +75,18 @@ fn main() -> ExitCode {
         },
         Command::CheckConfig => check_config(&cli.config),
         Command::Status { json } => status(&cli.config, json),
+        Command::Unpark {
+            provider,
+            target,
+            resource,
+        } => unpark(
+            &cli.config,
+            scimd::admin::UnparkRequest {
+                provider,
+                target,
+                resource,
+            },
+        ),
         Command::Token {
             command: TokenCommand::New,
         } => match config::new_token() {
@@ -133,6 +157,42 @@ fn status(path: &std::path::Path, json: bool) -> ExitCode {
             } else {
                 print!("{}", scimd::admin::render(&reports));
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn unpark(path: &std::path::Path, request: scimd::admin::UnparkRequest) -> ExitCode {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!(
+                "scimd: cannot read the admin socket path from {}:\n{errors}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(scimd::admin::unpark(&config.admin.socket, &request)) {
+        Ok(n) => {
+            println!(
+                "{n} parked resource(s) of {}/{} queued for retry; `scimd status` shows how it goes",
+                request.provider, request.target
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

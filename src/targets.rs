@@ -74,6 +74,19 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.push((String::new(), e.to_string()));
             }
+            // (A path still holding `${` failed interpolation, which is reported already.)
+            if let Some(path) = &config.password_file
+                && !path.to_string_lossy().contains("${")
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
             let (users, p) = mappings(ResourceKind::User, &config.users.columns, "users.columns");
             problems.extend(p);
             let (groups, p) = match &config.groups {
@@ -84,6 +97,10 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_sql::OnDeactivate::Delete
+                && config.memberships.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -92,6 +109,8 @@ pub fn parse(
                     users,
                     groups,
                     single_valued: true,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })

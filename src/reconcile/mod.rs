@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::scim::ResourceKind;
 use crate::store::Store;
 use worker::{SharedStatus, TargetRuntime};
 
@@ -55,6 +56,20 @@ pub struct TargetReport {
     pub applied: u64,
     /// Whether this instance works the target (`false`: another instance does).
     pub leader: bool,
+}
+
+/// Why an unpark request did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UnparkError {
+    /// No such provider x target runs here.
+    #[error("{0}")]
+    UnknownTarget(String),
+    /// The named resource is not parked on that target.
+    #[error("{0}")]
+    NotParked(String),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(String),
 }
 
 impl Reconciler {
@@ -116,6 +131,71 @@ impl Reconciler {
     /// Stops every worker and waits for them.
     pub async fn shutdown(&mut self) {
         self.sync(Vec::new()).await;
+    }
+
+    /// Retries what a target parked, after an operator fixed the cause: journals the
+    /// current state of each parked resource again (all of them, or only `resource`), so
+    /// the target's worker applies it once more; only parked resources are replayed. A
+    /// parked resource deleted since is forgotten. Returns how many were queued.
+    pub async fn unpark(
+        &self,
+        provider: &str,
+        target: &str,
+        resource: Option<&str>,
+    ) -> Result<usize, UnparkError> {
+        if !self
+            .workers
+            .contains_key(&(provider.to_owned(), target.to_owned()))
+        {
+            return Err(UnparkError::UnknownTarget(format!(
+                "no target {provider}/{target} is running; `scimd status` lists them"
+            )));
+        }
+        let store_error = |e: crate::store::StoreError| UnparkError::Store(e.to_string());
+        let mut ids = self
+            .store
+            .parked_ids(provider, target)
+            .await
+            .map_err(store_error)?;
+        if let Some(r) = resource {
+            if !ids.iter().any(|id| id == r) {
+                return Err(UnparkError::NotParked(format!(
+                    "{r} is not parked on {provider}/{target}; nothing to retry"
+                )));
+            }
+            ids = vec![r.to_owned()];
+        }
+        let mut queued = 0;
+        for id in ids {
+            let mut kind = None;
+            for k in [ResourceKind::User, ResourceKind::Group] {
+                if self
+                    .store
+                    .get(provider, k, &id)
+                    .await
+                    .map_err(store_error)?
+                    .is_some()
+                {
+                    kind = Some(k);
+                    break;
+                }
+            }
+            match kind {
+                Some(kind) => {
+                    self.store
+                        .write(provider, crate::store::Mutation::Replay { kind, id })
+                        .await
+                        .map_err(store_error)?;
+                    queued += 1;
+                }
+                None => self
+                    .store
+                    .forget_parked(provider, target, &id)
+                    .await
+                    .map_err(store_error)?,
+            }
+        }
+        Ok(queued)
     }
 
     /// The state of every target.

@@ -13,7 +13,7 @@ use scimd_backend::{Backend, Change};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::plan::{Current, ObjectMapping, plan};
+use super::plan::{Current, ObjectMapping, plan, reactivated_users, restore_memberships};
 use crate::store::{Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.
@@ -137,6 +137,7 @@ async fn lead(
     let (p, t) = (target.provider.as_str(), target.name.as_str());
     let mut backoff = Duration::from_millis(500);
     let mut checked = tokio::time::Instant::now();
+    let mut healthy = false;
     loop {
         if *stop.borrow() {
             return Some(lease);
@@ -152,7 +153,24 @@ async fn lead(
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match step(store, target, status).await {
+        // The healthcheck (reachable, tables and columns as configured) runs before the
+        // first batch and again after any failure; a failing one is retried like a
+        // failing batch, whatever its kind, since an operator may fix the target.
+        let outcome = if healthy {
+            step(store, target, status).await
+        } else {
+            match target.backend.healthcheck().await {
+                Ok(()) => {
+                    healthy = true;
+                    step(store, target, status).await
+                }
+                Err(e) => Err(format!("healthcheck: {e}")),
+            }
+        };
+        if outcome.is_ok() {
+            status.lock().unwrap_or_else(|e| e.into_inner()).last_error = None;
+        }
+        match outcome {
             Ok(0) => {
                 backoff = Duration::from_millis(500);
                 tokio::select! {
@@ -163,6 +181,7 @@ async fn lead(
             }
             Ok(_) => backoff = Duration::from_millis(500),
             Err(message) => {
+                healthy = false;
                 {
                     let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                     s.last_error = Some(message.clone());
@@ -208,7 +227,15 @@ async fn step(
             r.map(|r| (r.kind, mapping_input(&r))),
         );
     }
-    let changes = plan(&entries, &current, &target.mapping);
+    let mut changes = plan(&entries, &current, &target.mapping);
+    let mut groups_of = std::collections::BTreeMap::new();
+    for user in reactivated_users(&changes, &target.mapping) {
+        let groups = store.groups_of(p, &user).await.map_err(se)?;
+        if !groups.is_empty() {
+            groups_of.insert(user, groups.into_iter().map(|g| g.id).collect());
+        }
+    }
+    restore_memberships(&mut changes, &groups_of);
     let results = if changes.is_empty() {
         Vec::new()
     } else {

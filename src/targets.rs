@@ -123,6 +123,18 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.extend(e.0);
             }
+            if let Some(path) = &config.bind_password_file
+                && !path.to_string_lossy().contains("${")
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "bind_password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
             let (users, p) = mappings(
                 ResourceKind::User,
                 &config.users.attributes,
@@ -137,6 +149,10 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_ldap::Policy::Delete
+                && config.groups.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -147,6 +163,8 @@ pub fn parse(
                     // LDAP attributes are multi-valued: a multi-valued SCIM
                     // attribute becomes several values.
                     single_valued: false,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })

@@ -277,8 +277,13 @@ async fn the_directory_stopped_during_pushes_loses_nothing() {
 #[test]
 fn check_config_accepts_the_ldap_profiles() {
     let root = env!("CARGO_MANIFEST_DIR");
+    let creds = tempfile::tempdir().unwrap();
+    for name in ["ldap-password", "ad-password"] {
+        std::fs::write(creds.path().join(name), "secret\n").unwrap();
+    }
     for profile in ["openldap", "389ds", "active-directory"] {
         let out = std::process::Command::new(crate::support::scimd_bin())
+            .env("CREDENTIALS_DIRECTORY", creds.path())
             .args([
                 "check-config",
                 "-c",
@@ -308,12 +313,17 @@ fn check_config_names_the_key_of_each_ldap_problem() {
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, text).unwrap();
     let out = std::process::Command::new(crate::support::scimd_bin())
+        .env("CREDENTIALS_DIRECTORY", dir.path())
         .args(["check-config", "-c", path.to_str().unwrap()])
         .output()
         .expect("run scimd");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for key in ["targets.directory.users.rdn", "targets.directory.url"] {
+    for key in [
+        "targets.directory.users.rdn",
+        "targets.directory.url",
+        "targets.directory.bind_password_file",
+    ] {
         assert!(stderr.contains(key), "{key} not reported:\n{stderr}");
     }
 }

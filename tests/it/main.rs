@@ -7,6 +7,7 @@ mod bulk;
 mod cli;
 mod durability;
 mod ha;
+mod ldap;
 /// The SQL target tests' TCP proxy, needed by `target_db`.
 #[path = "../../backends/sql/tests/it/proxy.rs"]
 mod proxy;

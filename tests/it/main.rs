@@ -9,6 +9,7 @@ mod durability;
 mod ha;
 mod quirks;
 mod ratelimit;
+mod spc;
 mod store_filters;
 mod store_suite;
 mod support;

@@ -14,6 +14,7 @@ mod proxy;
 mod quirks;
 mod ratelimit;
 mod reconcile;
+mod spc;
 mod store_filters;
 mod store_suite;
 mod support;

@@ -5,6 +5,7 @@
 mod api;
 mod bulk;
 mod cli;
+mod drift;
 mod durability;
 mod ha;
 mod ldap;
@@ -20,3 +21,4 @@ mod store_suite;
 mod support;
 #[path = "../../backends/sql/tests/it/db.rs"]
 mod target_db;
+mod watch;

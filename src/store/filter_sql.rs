@@ -345,7 +345,10 @@ fn necessary(leaf: &AttributeDef, test: Test<'_>, sql: &mut Sql) -> Option<Expr>
 fn element_necessary(attr: &AttributeDef, f: &Filter, sql: &mut Sql) -> Option<Expr> {
     match f {
         Filter::And(a, b) => {
-            match (element_necessary(attr, a, sql), element_necessary(attr, b, sql)) {
+            match (
+                element_necessary(attr, a, sql),
+                element_necessary(attr, b, sql),
+            ) {
                 (Some(a), Some(b)) => Some(a.and(b)),
                 (a, b) => a.or(b),
             }

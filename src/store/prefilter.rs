@@ -119,10 +119,7 @@ mod tests {
         assert_eq!(sql.binds, vec![Bind::Text("%eng\\_1\\%%".into())]);
         let mut sql = Sql::new(Dialect::Postgres);
         let e = contains_literal(&mut sql, "ENG", false).unwrap();
-        assert_eq!(
-            e.text(),
-            "(strpos(lower((r.data) COLLATE \"C\"), $1) > 0)"
-        );
+        assert_eq!(e.text(), "(strpos(lower((r.data) COLLATE \"C\"), $1) > 0)");
         assert_eq!(sql.binds, vec![Bind::Text("eng".into())]);
         let e = contains_literal(&mut sql, "ENG", true).unwrap();
         assert_eq!(e.text(), "(strpos(r.data, $2) > 0)");

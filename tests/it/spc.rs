@@ -114,9 +114,7 @@ async fn every_advertised_feature_and_limit_holds() {
 
     // bulk: maxOperations operations pass, one more is 413; so is a payload over the size.
     let op = |n: &str| json!({"method": "POST", "path": "/Users", "bulkId": n, "data": user(n)});
-    let bulk = |ops: Value| {
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
-    };
+    let bulk = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
     let ok = c.post("/Bulk", &bulk(json!([op("b1"), op("b2")]))).await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     let many = c

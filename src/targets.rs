@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use scimd_backend_ldap::LdapTargetConfig;
 use scimd_backend_sql::SqlTargetConfig;
 
 use crate::reconcile::mapping::Mapping;
@@ -17,6 +18,8 @@ use crate::scim::{ResourceKind, registry};
 pub enum TargetKind {
     /// An SQL database (PostgreSQL, MariaDB/MySQL, SQLite).
     Sql(Box<SqlTargetConfig>),
+    /// An LDAP directory (OpenLDAP, 389-DS, Active Directory).
+    Ldap(Box<LdapTargetConfig>),
 }
 
 /// A checked target configuration.
@@ -71,6 +74,19 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.push((String::new(), e.to_string()));
             }
+            // (A path still holding `${` failed interpolation, which is reported already.)
+            if let Some(path) = &config.password_file
+                && !path.to_string_lossy().contains("${")
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
             let (users, p) = mappings(ResourceKind::User, &config.users.columns, "users.columns");
             problems.extend(p);
             let (groups, p) = match &config.groups {
@@ -81,6 +97,10 @@ pub fn parse(
             if !problems.is_empty() {
                 return Err(problems);
             }
+            let users_only = config.groups.is_none();
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_sql::OnDeactivate::Delete
+                && config.memberships.is_some();
             Ok(TargetSpec {
                 provider: provider.to_owned(),
                 name: name.to_owned(),
@@ -89,14 +109,67 @@ pub fn parse(
                     users,
                     groups,
                     single_valued: true,
+                    users_only,
+                    restore_memberships,
                 },
                 fingerprint,
             })
         }
-        Some("ldap") => Err(vec![(
-            "kind".into(),
-            "LDAP targets are not available in this version yet; use kind = \"sql\"".into(),
-        )]),
+        Some("ldap") => {
+            let config: LdapTargetConfig = toml::Value::Table(settings)
+                .try_into()
+                .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])?;
+            let mut problems: Vec<TargetProblem> = Vec::new();
+            if let Err(e) = config.validate() {
+                problems.extend(e.0);
+            }
+            if let Some(path) = &config.bind_password_file
+                && !path.to_string_lossy().contains("${")
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "bind_password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
+            let (users, p) = mappings(
+                ResourceKind::User,
+                &config.users.attributes,
+                "users.attributes",
+            );
+            problems.extend(p);
+            let (groups, p) = match &config.groups {
+                Some(g) => mappings(ResourceKind::Group, &g.attributes, "groups.attributes"),
+                None => (Vec::new(), Vec::new()),
+            };
+            problems.extend(p);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+            let users_only = config.groups.is_none();
+            // A deleted entry loses its member values; a moved one keeps them.
+            let restore_memberships = config.users.on_deactivate
+                == scimd_backend_ldap::Policy::Delete
+                && config.groups.is_some();
+            Ok(TargetSpec {
+                provider: provider.to_owned(),
+                name: name.to_owned(),
+                kind: TargetKind::Ldap(Box::new(config)),
+                mapping: ObjectMapping {
+                    users,
+                    groups,
+                    // LDAP attributes are multi-valued: a multi-valued SCIM
+                    // attribute becomes several values.
+                    single_valued: false,
+                    users_only,
+                    restore_memberships,
+                },
+                fingerprint,
+            })
+        }
         Some(other) => Err(vec![(
             "kind".into(),
             format!("unknown target kind {other:?}; use \"sql\" or \"ldap\""),
@@ -114,6 +187,7 @@ impl TargetSpec {
     pub fn build(&self) -> Result<Arc<TargetRuntime>, String> {
         let backend: Arc<dyn scimd_backend::Backend> = match &self.kind {
             TargetKind::Sql(c) => Arc::new(c.build().map_err(|e| e.to_string())?),
+            TargetKind::Ldap(c) => Arc::new(c.build().map_err(|e| e.to_string())?),
         };
         Ok(Arc::new(TargetRuntime {
             provider: self.provider.clone(),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::scim::ResourceKind;
 use crate::store::Store;
 use worker::{SharedStatus, TargetRuntime};
 
@@ -22,6 +23,18 @@ struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     fingerprint: String,
+    work: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A target as a drift check needs it: the runtime, the lock its journal worker
+/// holds while applying a batch, and whether this instance leads it.
+pub struct DriftTarget {
+    /// The target.
+    pub target: Arc<TargetRuntime>,
+    /// Held by the journal worker around each batch; a drift check holds it too.
+    pub work: Arc<tokio::sync::Mutex<()>>,
+    /// The worker's status (its `leader` flag says whether this instance holds the lease).
+    pub status: SharedStatus,
 }
 
 /// The reconcile workers of every provider x target.
@@ -55,6 +68,23 @@ pub struct TargetReport {
     pub applied: u64,
     /// Whether this instance works the target (`false`: another instance does).
     pub leader: bool,
+    /// The last drift checks of this target, newest first.
+    #[serde(default)]
+    pub drift: Vec<crate::drift::DriftReport>,
+}
+
+/// Why an unpark request did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UnparkError {
+    /// No such provider x target runs here.
+    #[error("{0}")]
+    UnknownTarget(String),
+    /// The named resource is not parked on that target.
+    #[error("{0}")]
+    NotParked(String),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(String),
 }
 
 impl Reconciler {
@@ -93,12 +123,14 @@ impl Reconciler {
             let status = SharedStatus::default();
             let (stop, stop_rx) = watch::channel(false);
             let wake = self.store.changed();
+            let work = Arc::new(tokio::sync::Mutex::new(()));
             let task = tokio::spawn(worker::run(
                 self.store.clone(),
                 target.clone(),
                 wake,
                 status.clone(),
                 stop_rx,
+                work.clone(),
             ));
             self.workers.insert(
                 key,
@@ -108,6 +140,7 @@ impl Reconciler {
                     stop,
                     task,
                     fingerprint,
+                    work,
                 },
             );
         }
@@ -116,6 +149,84 @@ impl Reconciler {
     /// Stops every worker and waits for them.
     pub async fn shutdown(&mut self) {
         self.sync(Vec::new()).await;
+    }
+
+    /// The targets of `provider` (every provider when `None`), for drift checks.
+    pub fn drift_targets(&self, provider: Option<&str>) -> Vec<DriftTarget> {
+        self.workers
+            .iter()
+            .filter(|((p, _), _)| provider.is_none_or(|want| want == p))
+            .map(|(_, r)| DriftTarget {
+                target: r.target.clone(),
+                work: r.work.clone(),
+                status: r.status.clone(),
+            })
+            .collect()
+    }
+
+    /// Retries what a target parked, after an operator fixed the cause: journals the
+    /// current state of each parked resource again (all of them, or only `resource`), so
+    /// the target's worker applies it once more; only parked resources are replayed. A
+    /// parked resource deleted since is forgotten. Returns how many were queued.
+    pub async fn unpark(
+        &self,
+        provider: &str,
+        target: &str,
+        resource: Option<&str>,
+    ) -> Result<usize, UnparkError> {
+        if !self
+            .workers
+            .contains_key(&(provider.to_owned(), target.to_owned()))
+        {
+            return Err(UnparkError::UnknownTarget(format!(
+                "no target {provider}/{target} is running; `scimd status` lists them"
+            )));
+        }
+        let store_error = |e: crate::store::StoreError| UnparkError::Store(e.to_string());
+        let mut ids = self
+            .store
+            .parked_ids(provider, target)
+            .await
+            .map_err(store_error)?;
+        if let Some(r) = resource {
+            if !ids.iter().any(|id| id == r) {
+                return Err(UnparkError::NotParked(format!(
+                    "{r} is not parked on {provider}/{target}; nothing to retry"
+                )));
+            }
+            ids = vec![r.to_owned()];
+        }
+        let mut queued = 0;
+        for id in ids {
+            let mut kind = None;
+            for k in [ResourceKind::User, ResourceKind::Group] {
+                if self
+                    .store
+                    .get(provider, k, &id)
+                    .await
+                    .map_err(store_error)?
+                    .is_some()
+                {
+                    kind = Some(k);
+                    break;
+                }
+            }
+            match kind {
+                Some(kind) => {
+                    self.store
+                        .write(provider, crate::store::Mutation::Replay { kind, id })
+                        .await
+                        .map_err(store_error)?;
+                    queued += 1;
+                }
+                None => self
+                    .store
+                    .forget_parked(provider, target, &id)
+                    .await
+                    .map_err(store_error)?,
+            }
+        }
+        Ok(queued)
     }
 
     /// The state of every target.
@@ -145,6 +256,7 @@ impl Reconciler {
                 last_error: status.last_error,
                 applied: status.applied,
                 leader: status.leader,
+                drift: Vec::new(),
             });
         }
         out

@@ -4,10 +4,10 @@
 //! Resource entries collapse to the resource's state now ("converge to exactly
 //! this"), which keeps per-resource order whatever the batch holds; membership
 //! entries stay deltas, in journal order, so one member added to a huge group is
-//! one small change. Upserts go first (users, then groups), then membership
-//! changes, then deletes (groups, then users).
+//! one small change. Deletes go first (groups, then users), then upserts (users,
+//! then groups), then membership changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use scimd_backend::{Change, MemberRef, Object, ObjectKind, Value as TargetValue};
 use serde_json::Value;
@@ -26,6 +26,13 @@ pub struct ObjectMapping {
     /// Whether every target attribute holds one value (SQL columns): multi-valued
     /// results then give their first value, the primary one when marked.
     pub single_valued: bool,
+    /// Whether the target keeps users only (no groups table): group resources and
+    /// memberships are not its business and are skipped, not refused.
+    pub users_only: bool,
+    /// Whether deactivating a user deletes its row and memberships in the target
+    /// (`on_deactivate = "delete"`): upserting an active user then re-adds it to its
+    /// groups, so a reactivated user gets its memberships back.
+    pub restore_memberships: bool,
 }
 
 /// The kind a target knows a resource kind as.
@@ -115,6 +122,9 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
     let mut membership = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for e in entries {
+        if mapping.users_only && e.kind == ResourceKind::Group {
+            continue;
+        }
         if e.op == "members" {
             // A group deleted since needs no membership changes.
             if !matches!(current.get(&e.resource_id), Some(Some(_))) {
@@ -145,6 +155,17 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
         }
     }
     let mut changes = Vec::with_capacity(upserts.len() + membership.len() + deletes.len());
+    // Deletes first: a userName (or any unique column value) freed by a delete may be
+    // taken by a create in the same batch. A resource deleted now is never upserted in
+    // this batch, so per-resource order holds.
+    for wanted in [ResourceKind::Group, ResourceKind::User] {
+        for (kind, id) in deletes.iter().filter(|(k, _)| *k == wanted) {
+            changes.push(Change::Delete {
+                kind: object_kind(*kind),
+                id: id.clone(),
+            });
+        }
+    }
     for wanted in [ResourceKind::User, ResourceKind::Group] {
         for (kind, id) in upserts.iter().filter(|(k, _)| *k == wanted) {
             let Some(Some((_, resource))) = current.get(id) else {
@@ -159,15 +180,65 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
         }
     }
     changes.extend(membership);
-    for wanted in [ResourceKind::Group, ResourceKind::User] {
-        for (kind, id) in deletes.iter().filter(|(k, _)| *k == wanted) {
-            changes.push(Change::Delete {
-                kind: object_kind(*kind),
-                id: id.clone(),
+    changes
+}
+
+/// The active users upserted by `changes`, whose group memberships
+/// [`restore_memberships`] needs when the mapping asks for it.
+pub fn reactivated_users(changes: &[Change], mapping: &ObjectMapping) -> Vec<String> {
+    if !mapping.restore_memberships {
+        return Vec::new();
+    }
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(o) if o.kind == ObjectKind::User && o.active => Some(o.id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Holds back what cannot land yet because it names objects this target parked
+/// (refused earlier, so not in the target): a parked group's membership deltas are
+/// dropped and parked members are left out of the others, instead of failing or
+/// writing rows that point nowhere. Returns the parked objects this batch upserts
+/// again: once they land, their memberships must be written in full (a group's whole
+/// member list, a user's groups), which brings back everything held back.
+pub fn hold_back_parked(
+    changes: &mut Vec<Change>,
+    parked: &HashSet<String>,
+) -> Vec<(ObjectKind, String)> {
+    if parked.is_empty() {
+        return Vec::new();
+    }
+    let landing: Vec<(ObjectKind, String)> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(o) if parked.contains(&o.id) => Some((o.kind, o.id.clone())),
+            _ => None,
+        })
+        .collect();
+    changes.retain_mut(|c| match c {
+        Change::AddMembers { group, members } | Change::RemoveMembers { group, members } => {
+            members.retain(|m| !parked.contains(&m.id));
+            !parked.contains(group) && !members.is_empty()
+        }
+        _ => true,
+    });
+    landing
+}
+
+/// Appends, after the batch's own changes, one idempotent `AddMembers` per group of
+/// each user in `groups_of` (user id -> the ids of its groups now).
+pub fn restore_memberships(changes: &mut Vec<Change>, groups_of: &BTreeMap<String, Vec<String>>) {
+    for (user, groups) in groups_of {
+        for group in groups {
+            changes.push(Change::AddMembers {
+                group: group.clone(),
+                members: vec![MemberRef::user(user.clone())],
             });
         }
     }
-    changes
 }
 
 #[cfg(test)]

@@ -4,16 +4,19 @@
 //! Transient failures retry the same batch with capped exponential backoff and
 //! jitter; a target that is down delays only itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scimd_backend::{Backend, Change};
+use scimd_backend::{Backend, Change, MemberRef, ObjectKind};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::plan::{Current, ObjectMapping, plan};
+use super::plan::{
+    Current, ObjectMapping, hold_back_parked, object_kind, plan, reactivated_users,
+    restore_memberships,
+};
 use crate::store::{Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.
@@ -90,6 +93,7 @@ pub async fn run(
     wake: Arc<Notify>,
     status: SharedStatus,
     mut stop: watch::Receiver<bool>,
+    work: Arc<tokio::sync::Mutex<()>>,
 ) {
     let (p, t) = (target.provider.clone(), target.name.clone());
     let lease_name = format!("{p}/{t}");
@@ -115,7 +119,7 @@ pub async fn run(
         };
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = true;
         tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker leading");
-        let lease = lead(&store, &target, &wake, &status, &mut stop, lease).await;
+        let lease = lead(&store, &target, &wake, &status, &mut stop, lease, &work).await;
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = false;
         if let Some(lease) = lease {
             lease.release().await;
@@ -133,10 +137,12 @@ async fn lead(
     status: &SharedStatus,
     stop: &mut watch::Receiver<bool>,
     mut lease: crate::store::Lease,
+    work: &tokio::sync::Mutex<()>,
 ) -> Option<crate::store::Lease> {
     let (p, t) = (target.provider.as_str(), target.name.as_str());
     let mut backoff = Duration::from_millis(500);
     let mut checked = tokio::time::Instant::now();
+    let mut healthy = false;
     loop {
         if *stop.borrow() {
             return Some(lease);
@@ -152,7 +158,28 @@ async fn lead(
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match step(store, target, status).await {
+        // A drift check of this target holds `work` while it runs: never both at once.
+        // The healthcheck (reachable, tables and columns as configured) runs before the
+        // first batch and again after any failure; a failing one is retried like a
+        // failing batch, whatever its kind, since an operator may fix the target.
+        let outcome = {
+            let _working = work.lock().await;
+            if healthy {
+                step(store, target, status).await
+            } else {
+                match target.backend.healthcheck().await {
+                    Ok(()) => {
+                        healthy = true;
+                        step(store, target, status).await
+                    }
+                    Err(e) => Err(format!("healthcheck: {e}")),
+                }
+            }
+        };
+        if outcome.is_ok() {
+            status.lock().unwrap_or_else(|e| e.into_inner()).last_error = None;
+        }
+        match outcome {
             Ok(0) => {
                 backoff = Duration::from_millis(500);
                 tokio::select! {
@@ -163,6 +190,7 @@ async fn lead(
             }
             Ok(_) => backoff = Duration::from_millis(500),
             Err(message) => {
+                healthy = false;
                 {
                     let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
                     s.last_error = Some(message.clone());
@@ -208,7 +236,41 @@ async fn step(
             r.map(|r| (r.kind, mapping_input(&r))),
         );
     }
-    let changes = plan(&entries, &current, &target.mapping);
+    let mut changes = plan(&entries, &current, &target.mapping);
+    let parked_now: HashSet<String> = store
+        .parked_ids(p, t)
+        .await
+        .map_err(se)?
+        .into_iter()
+        .collect();
+    let landing = hold_back_parked(&mut changes, &parked_now);
+    let mut users_back = reactivated_users(&changes, &target.mapping);
+    let mut groups_of = std::collections::BTreeMap::new();
+    for (kind, id) in landing {
+        match kind {
+            ObjectKind::User => users_back.push(id),
+            ObjectKind::Group => {
+                let members = store.members(p, &id).await.map_err(se)?;
+                changes.push(Change::SetMembers {
+                    group: id,
+                    members: members
+                        .into_iter()
+                        .map(|m| MemberRef {
+                            id: m.id,
+                            kind: object_kind(m.kind),
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    for user in users_back {
+        let groups = store.groups_of(p, &user).await.map_err(se)?;
+        if !groups.is_empty() {
+            groups_of.insert(user, groups.into_iter().map(|g| g.id).collect());
+        }
+    }
+    restore_memberships(&mut changes, &groups_of);
     let results = if changes.is_empty() {
         Vec::new()
     } else {
@@ -228,11 +290,13 @@ async fn step(
     {
         return Err(e.to_string());
     }
-    let mut parked = Vec::new();
+    let mut parked: Vec<(String, &'static str, String)> = Vec::new();
     let mut done = Vec::new();
     for (change, result) in changes.iter().zip(&results) {
         match result {
             Ok(()) => done.push(change.object_id().to_owned()),
+            // The first refusal of a resource says why; later ones follow from it.
+            Err(_) if parked.iter().any(|(id, _, _)| id == change.object_id()) => {}
             Err(e) => {
                 tracing::error!(provider = %p, target = %t, resource = change.object_id(), error = %e,
                     "target refused a change; parked until the resource changes again");

@@ -382,6 +382,30 @@ pub(super) async fn apply(
                 .await?;
             Ok(None)
         }
+        Mutation::Replay { kind, id } => {
+            let current = tx
+                .get(provider, kind, &id, false)
+                .await?
+                .ok_or_else(|| not_found(kind, &id))?;
+            journal_upsert(
+                tx,
+                provider,
+                kind,
+                &id,
+                current.version,
+                &current.data,
+                &now,
+            )
+            .await?;
+            if kind == ResourceKind::Group {
+                let mut delta = Delta::default();
+                for m in tx.members_with_display(provider, &id).await? {
+                    delta.add(m.id, m.kind);
+                }
+                journal_members(tx, provider, &id, &delta, &now).await?;
+            }
+            Ok(Some(current))
+        }
     }
 }
 

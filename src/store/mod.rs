@@ -29,6 +29,11 @@ pub use listing::check_sort;
 pub use progress::{Parked, Progress};
 pub use types::*;
 
+/// First key of the PostgreSQL transaction lock that orders one provider's journal
+/// commits (the second is `hashtext(provider)`); two-key advisory locks never collide
+/// with the one-key leases.
+pub(crate) const JOURNAL_LOCK_CLASS: i32 = 0x5c1d_0002;
+
 /// What a storage engine offers; every call is scoped to one provider.
 #[async_trait]
 pub trait StoreEngine: Send + Sync {
@@ -82,6 +87,15 @@ pub trait StoreEngine: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Where a target stands: cursor, lag and parked changes.
     async fn target_progress(&self, provider: &str, target: &str) -> Result<Progress, StoreError>;
+    /// Every resource id a target has parked (no limit, unlike `target_progress`).
+    async fn parked_ids(&self, provider: &str, target: &str) -> Result<Vec<String>, StoreError>;
+    /// Drops a target's parked entry for a resource (one that no longer exists).
+    async fn forget_parked(
+        &self,
+        provider: &str,
+        target: &str,
+        resource_id: &str,
+    ) -> Result<(), StoreError>;
     /// Tries to become the one instance doing the work called `name`; `None` while
     /// another instance holds it.
     async fn try_lead(&self, name: &str) -> Result<Option<Lease>, StoreError>;

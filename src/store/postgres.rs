@@ -173,6 +173,21 @@ impl StoreEngine for PgStore {
         Ok(())
     }
 
+    async fn parked_ids(&self, provider: &str, target: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        progress_sql::parked_ids(&mut c, provider, target).await
+    }
+
+    async fn forget_parked(
+        &self,
+        provider: &str,
+        target: &str,
+        resource_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.pool.acquire().await?;
+        progress_sql::forget_parked(&mut c, provider, target, resource_id).await
+    }
+
     async fn target_progress(
         &self,
         provider: &str,

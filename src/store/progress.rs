@@ -104,6 +104,36 @@ macro_rules! impl_progress {
             Ok(())
         }
 
+        pub(super) async fn parked_ids(
+            c: &mut $conn,
+            provider: &str,
+            target: &str,
+        ) -> Result<Vec<String>, crate::store::StoreError> {
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT resource_id FROM parked WHERE provider = $1 AND target = $2 ORDER BY parked_at",
+            )
+            .bind(provider)
+            .bind(target)
+            .fetch_all(&mut *c)
+            .await?;
+            Ok(rows.into_iter().map(|r| r.0).collect())
+        }
+
+        pub(super) async fn forget_parked(
+            c: &mut $conn,
+            provider: &str,
+            target: &str,
+            resource_id: &str,
+        ) -> Result<(), crate::store::StoreError> {
+            sqlx::query("DELETE FROM parked WHERE provider = $1 AND target = $2 AND resource_id = $3")
+                .bind(provider)
+                .bind(target)
+                .bind(resource_id)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        }
+
         pub(super) async fn progress(
             c: &mut $conn,
             provider: &str,

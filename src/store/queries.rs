@@ -324,17 +324,32 @@ macro_rules! impl_tx {
                 body: &str,
                 at: &str,
             ) -> Result<(), crate::store::StoreError> {
-                sqlx::query(
-                    "INSERT INTO journal (provider, kind, resource_id, op, body, at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(provider)
+                // PostgreSQL hands out sequence numbers at insert but transactions commit
+                // in any order, so a worker that read up to seq N could later miss a lower
+                // seq committed after it read. A per-provider transaction lock taken before
+                // the number is drawn makes journal commits of one provider happen in seq
+                // order (it is held only from the journal insert, the tail of a mutation, to
+                // commit). SQLite has one writer at a time and needs nothing.
+                let sql = match $dialect {
+                    crate::store::sql::Dialect::Postgres => {
+                        "INSERT INTO journal (provider, kind, resource_id, op, body, at) \
+                         SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_advisory_xact_lock($7, hashtext($1))) AS journal_lock"
+                    }
+                    crate::store::sql::Dialect::Sqlite => {
+                        "INSERT INTO journal (provider, kind, resource_id, op, body, at) VALUES ($1, $2, $3, $4, $5, $6)"
+                    }
+                };
+                let mut q = sqlx::query(sql)
+                    .bind(provider)
                 .bind(kind.as_str())
                 .bind(resource_id)
                 .bind(op)
                 .bind(body)
-                .bind(at)
-                .execute(&mut *self.conn)
-                .await?;
+                .bind(at);
+                if $dialect == crate::store::sql::Dialect::Postgres {
+                    q = q.bind(crate::store::JOURNAL_LOCK_CLASS);
+                }
+                q.execute(&mut *self.conn).await?;
                 Ok(())
             }
 

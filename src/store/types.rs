@@ -97,6 +97,15 @@ pub enum Mutation {
         /// `If-Match` version, if the client sent one.
         if_match: Option<i64>,
     },
+    /// Journals a resource's current state again without changing it (a group also
+    /// with all its members as added), so every target converges to it once more:
+    /// how parked changes are retried after an operator fixed the target.
+    Replay {
+        /// User or Group.
+        kind: ResourceKind,
+        /// Its id.
+        id: String,
+    },
 }
 
 impl std::fmt::Debug for Mutation {
@@ -105,6 +114,7 @@ impl std::fmt::Debug for Mutation {
             Mutation::Create { kind, .. } => write!(f, "Create({})", kind.as_str()),
             Mutation::Update { kind, id, .. } => write!(f, "Update({} {id})", kind.as_str()),
             Mutation::Delete { kind, id, .. } => write!(f, "Delete({} {id})", kind.as_str()),
+            Mutation::Replay { kind, id } => write!(f, "Replay({} {id})", kind.as_str()),
         }
     }
 }

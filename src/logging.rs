@@ -14,14 +14,15 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, level: &str) {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    if format == LogFormat::Auto && under_journald {
-        if let Ok(journald) = tracing_journald::layer() {
-            let _ = tracing_subscriber::registry()
-                .with(filter())
-                .with(journald.with_syslog_identifier("scimd".to_owned()))
-                .try_init();
-            return;
-        }
+    if format == LogFormat::Auto
+        && under_journald
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        let _ = tracing_subscriber::registry()
+            .with(filter())
+            .with(journald.with_syslog_identifier("scimd".to_owned()))
+            .try_init();
+        return;
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())

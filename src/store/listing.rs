@@ -14,7 +14,7 @@
 use super::filter_sql::{Cond, Expr, translate};
 use super::logic::Tx;
 use super::sort_sql::SortKey;
-use super::sql::{Bind, Sql, from_resources};
+use super::sql::{Bind, Dialect, Sql, from_resources};
 use super::types::{Direction, ListPage, ListQuery, Paging, Position, StoreError};
 use crate::scim::{ResourceKind, ScimError, registry};
 
@@ -52,18 +52,26 @@ pub(super) async fn list(
         None => SortKey::by_id(),
     };
     let from = from_resources(d, cond.json || key.json);
+    // Passes that must read every row of the scope (count, unsure rows) read them in
+    // table order: walking the (provider, kind, id) index fetches each row at random,
+    // which made SQLite's count over 100,000 users 3 to 6 times slower.
+    let scan_from = if d == Dialect::Sqlite && reads_every_row(&cond) {
+        "FROM resources r NOT INDEXED"
+    } else {
+        from
+    };
     let scope = "r.provider = $1 AND r.kind = $2";
 
     // 1. Candidates and certain matches.
     let mut count = base.clone();
     count.text = if cond.exact {
         format!(
-            "SELECT COUNT(*), CAST(0 AS BIGINT) {from} WHERE {scope} AND {}",
+            "SELECT COUNT(*), CAST(0 AS BIGINT) {scan_from} WHERE {scope} AND {}",
             cond.t.text()
         )
     } else {
         format!(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) {from} WHERE {scope} AND {}",
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) {scan_from} WHERE {scope} AND {}",
             cond.t.text(),
             cond.nf.text()
         )
@@ -182,6 +190,20 @@ pub(super) async fn list(
     Ok(out)
 }
 
+/// Whether a filter's candidates can only be found by reading every row of the scope:
+/// it names no column with an index (`name_key`, `id`, `external_id`) that SQLite
+/// could seek instead, and reads the table (SQLite's documents are `r.data`). No filter
+/// at all counts from the index alone.
+fn reads_every_row(cond: &Cond) -> bool {
+    let text = cond.nf.text();
+    ["r.data", "r.created", "r.last_modified"]
+        .iter()
+        .any(|c| text.contains(c))
+        && !["r.name_key", "r.id", "r.external_id"]
+            .iter()
+            .any(|c| text.contains(c))
+}
+
 /// Builds the page from fetched rows: at most `count` of them (one more was fetched to
 /// learn whether the listing goes on), put back in listing order when fetched reversed.
 fn finish(
@@ -214,5 +236,34 @@ fn finish(
         last,
         more_before,
         more_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::parse_filter;
+
+    fn cond(filter: &str) -> Cond {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.text("provider");
+        sql.text("kind");
+        let f = parse_filter(filter).unwrap();
+        translate(registry(), ResourceKind::User, &f, &mut sql)
+    }
+
+    #[test]
+    fn only_filters_no_index_can_answer_scan_the_table() {
+        assert!(reads_every_row(&cond(r#"title co "eng""#)));
+        assert!(reads_every_row(&cond(r#"title eq "Kk""#)));
+        assert!(reads_every_row(&cond(
+            r#"meta.created gt "2020-01-01T00:00:00Z""#
+        )));
+        assert!(!reads_every_row(&cond(
+            r#"title co "eng" and userName eq "a""#
+        )));
+        assert!(!reads_every_row(&cond(r#"userName sw "a""#)));
+        assert!(!reads_every_row(&cond(r#"externalId eq "a" or id eq "b""#)));
+        assert!(!reads_every_row(&Cond::exact_true()));
     }
 }

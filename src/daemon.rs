@@ -8,6 +8,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use crate::admin;
 use crate::config::{self, Config, StateUrl};
+use crate::drift::{self, DriftService};
 use crate::http::{self, App, Listener};
 use crate::reconcile::Reconciler;
 use crate::reconcile::worker::TargetRuntime;
@@ -94,7 +95,8 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the daemon; `with_signals` installs the Unix signal handlers.
+/// Starts the daemon; `with_signals` installs the Unix signal handlers and the
+/// configuration file watch.
 pub async fn start(config: Config, with_signals: bool) -> Result<Running, DaemonError> {
     crate::metrics::install();
     let store = open_store(&config).await?;
@@ -121,14 +123,26 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         .await
         .sync(build_targets(&config).map_err(DaemonError::Target)?)
         .await;
+    let drift = Arc::new(DriftService::new(
+        store.clone(),
+        reconciler.clone(),
+        &config.providers,
+    ));
     let admin_path = config.admin.socket.clone();
     let admin = admin::bind(&admin_path).map_err(|source| DaemonError::Admin {
         path: admin_path.clone(),
         source,
     })?;
     let (control_tx, control_rx) = mpsc::channel(16);
+    let mut watch = None;
     if with_signals {
         signals::spawn(control_tx.clone()).map_err(DaemonError::Signals)?;
+        match config::watch::spawn(&config.path, control_tx.clone()) {
+            Ok(w) => watch = Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "configuration changes need SIGHUP (or systemctl reload)")
+            }
+        }
     }
     tracing::info!(%addr, tls = tls.is_some(), providers = config.providers.len(), "scimd listening");
     if with_signals {
@@ -148,14 +162,26 @@ pub async fn start(config: Config, with_signals: bool) -> Result<Running, Daemon
         admin,
         admin_path,
         reconciler.clone(),
+        drift.clone(),
         stop_tx.subscribe(),
     ));
+    tokio::spawn(drift::schedule::run(drift.clone(), stop_tx.subscribe()));
     tokio::spawn(export_target_metrics(
         reconciler.clone(),
         stop_tx.subscribe(),
     ));
     let done = tokio::spawn(control_loop(
-        config, app, store, reconciler, control_rx, stop_tx, server,
+        Parts {
+            app,
+            store,
+            reconciler,
+            drift,
+            stop: stop_tx,
+            server,
+            _watch: watch,
+        },
+        config,
+        control_rx,
     ));
     Ok(Running {
         addr,
@@ -195,20 +221,43 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn control_loop(
-    mut config: Config,
+/// What the control loop drives.
+struct Parts {
     app: Arc<App>,
     store: Store,
     reconciler: Arc<Mutex<Reconciler>>,
-    mut rx: mpsc::Receiver<Control>,
+    drift: Arc<DriftService>,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
-) {
+    /// Kept alive while the loop runs.
+    _watch: Option<config::watch::ConfigWatch>,
+}
+
+async fn control_loop(parts: Parts, mut config: Config, mut rx: mpsc::Receiver<Control>) {
+    let Parts {
+        app,
+        store,
+        reconciler,
+        drift,
+        stop,
+        server,
+        _watch,
+    } = parts;
+    let mut loaded = config::watch::fingerprint(&config.path);
     while let Some(event) = rx.recv().await {
         match event {
-            Control::Reload => {
+            Control::ConfigChanged | Control::Reload => {
+                let now = config::watch::fingerprint(&config.path);
+                if event == Control::ConfigChanged && (now == loaded || now.is_none()) {
+                    continue;
+                }
+                loaded = now;
+                if event == Control::ConfigChanged {
+                    tracing::info!(path = %config.path.display(), "configuration file changed; reloading");
+                }
                 systemd::reloading();
                 if reload(&mut config, &app) {
+                    drift.set_providers(&config.providers);
                     match build_targets(&config) {
                         Ok(targets) => reconciler.lock().await.sync(targets).await,
                         Err(e) => tracing::error!(error = %e, "targets not changed"),
@@ -217,10 +266,8 @@ async fn control_loop(
                 systemd::ready("configuration reloaded");
             }
             Control::Reconcile => {
-                tracing::info!(
-                    "reconcile requested: drift checks are not available in this version yet; \
-                    the workers keep applying the journal"
-                )
+                let drift = drift.clone();
+                tokio::spawn(async move { drift.run_signal().await });
             }
             Control::Shutdown => break,
         }

@@ -38,6 +38,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon to compare every target with the stored state now and
+    /// repair what differs (deletion threshold included); prints the report.
+    Reconcile {
+        /// Only this provider.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Plan the repair and report it without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the reports as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Retry what a target parked (refused for good) once its cause is fixed: every
     /// parked resource of the target, or only RESOURCE_ID.
     Unpark {
@@ -75,6 +88,11 @@ fn main() -> ExitCode {
         },
         Command::CheckConfig => check_config(&cli.config),
         Command::Status { json } => status(&cli.config, json),
+        Command::Reconcile {
+            provider,
+            dry_run,
+            json,
+        } => reconcile(&cli.config, provider.as_deref(), dry_run, json),
         Command::Unpark {
             provider,
             target,
@@ -126,7 +144,8 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn status(path: &std::path::Path, json: bool) -> ExitCode {
+/// The configuration and a small runtime for a command that talks to the daemon.
+fn client(path: &std::path::Path) -> Result<(config::Config, tokio::runtime::Runtime), ExitCode> {
     let config = match config::load(path) {
         Ok(c) => c,
         Err(errors) => {
@@ -134,18 +153,80 @@ fn status(path: &std::path::Path, json: bool) -> ExitCode {
                 "scimd: cannot read the admin socket path from {}:\n{errors}",
                 path.display()
             );
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(r) => r,
+        Ok(r) => Ok((config, r)),
         Err(e) => {
             eprintln!("scimd: {e}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Exit 0 when every check completed (differences found or repaired included),
+/// 1 when one failed or was refused by the deletion threshold.
+fn reconcile(
+    path: &std::path::Path,
+    provider: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> ExitCode {
+    use std::io::{IsTerminal, Write};
+    let (config, runtime) = match client(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let show = |p: &str, t: &str, progress: scimd::drift::Progress| {
+        if terminal {
+            eprint!(
+                "\r\x1b[K{p}/{t}: compared {} / {} objects",
+                progress.compared, progress.total
+            );
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let result = runtime.block_on(scimd::admin::request_reconcile(
+        &config.admin.socket,
+        provider,
+        dry_run,
+        show,
+    ));
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
+    match result {
+        Ok(reports) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).unwrap_or_default()
+                );
+            } else {
+                print!("{}", scimd::drift::report::render(&reports));
+            }
+            if reports.iter().all(|r| r.ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("scimd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(path: &std::path::Path, json: bool) -> ExitCode {
+    let (config, runtime) = match client(path) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     match runtime.block_on(scimd::admin::fetch_status(&config.admin.socket)) {
         Ok(reports) => {
@@ -167,25 +248,9 @@ fn status(path: &std::path::Path, json: bool) -> ExitCode {
 }
 
 fn unpark(path: &std::path::Path, request: scimd::admin::UnparkRequest) -> ExitCode {
-    let config = match config::load(path) {
+    let (config, runtime) = match client(path) {
         Ok(c) => c,
-        Err(errors) => {
-            eprintln!(
-                "scimd: cannot read the admin socket path from {}:\n{errors}",
-                path.display()
-            );
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("scimd: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(scimd::admin::unpark(&config.admin.socket, &request)) {
         Ok(n) => {

@@ -9,6 +9,8 @@ use tokio::sync::mpsc;
 pub enum Control {
     /// Re-read and apply the configuration.
     Reload,
+    /// The configuration file's directory changed: reload if the file's content did.
+    ConfigChanged,
     /// Reconcile every provider now.
     Reconcile,
     /// Stop gracefully.

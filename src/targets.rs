@@ -123,6 +123,18 @@ pub fn parse(
             if let Err(e) = config.validate() {
                 problems.extend(e.0);
             }
+            if let Some(path) = &config.bind_password_file
+                && !path.to_string_lossy().contains("${")
+                && let Err(e) = std::fs::File::open(path)
+            {
+                problems.push((
+                    "bind_password_file".into(),
+                    format!(
+                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                        path.display()
+                    ),
+                ));
+            }
             let (users, p) = mappings(
                 ResourceKind::User,
                 &config.users.attributes,

@@ -19,6 +19,7 @@ mod provider;
 pub mod raw;
 mod token;
 mod validate;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

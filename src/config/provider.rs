@@ -256,9 +256,8 @@ impl Checker<'_> {
     }
 
     fn drift_check(&mut self, raw: Spanned<String>, key: &str) -> String {
-        if let Some(problem) = crontab_problem(raw.get_ref()) {
-            let hint =
-                "write 5 fields: minute hour day-of-month month day-of-week, like \"*/30 * * * *\"";
+        if let Err(problem) = crate::drift::schedule::parse(raw.get_ref()) {
+            let hint = "write 5 fields: minute hour day-of-month month day-of-week, like \"*/30 * * * *\", or @hourly, @daily, @weekly";
             self.error(raw.span(), key, problem, Some(hint));
         }
         raw.into_inner()
@@ -299,22 +298,4 @@ fn unique_hashes(found: &[FoundToken]) -> Vec<[u8; 32]> {
         }
     }
     hashes
-}
-
-/// Why `expression` is not a 5-field crontab line, as far as its shape shows; the drift
-/// scheduler parses it fully.
-fn crontab_problem(expression: &str) -> Option<String> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Some(format!(
-            "{:?} has {} fields, a crontab line has 5",
-            expression,
-            fields.len()
-        ));
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/');
-    fields
-        .iter()
-        .find(|field| !field.chars().all(allowed))
-        .map(|field| format!("crontab field {field:?} holds characters other than digits, names, `*`, `,`, `-` and `/`"))
 }

@@ -23,6 +23,18 @@ struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     fingerprint: String,
+    work: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A target as a drift check needs it: the runtime, the lock its journal worker
+/// holds while applying a batch, and whether this instance leads it.
+pub struct DriftTarget {
+    /// The target.
+    pub target: Arc<TargetRuntime>,
+    /// Held by the journal worker around each batch; a drift check holds it too.
+    pub work: Arc<tokio::sync::Mutex<()>>,
+    /// The worker's status (its `leader` flag says whether this instance holds the lease).
+    pub status: SharedStatus,
 }
 
 /// The reconcile workers of every provider x target.
@@ -56,6 +68,9 @@ pub struct TargetReport {
     pub applied: u64,
     /// Whether this instance works the target (`false`: another instance does).
     pub leader: bool,
+    /// The last drift checks of this target, newest first.
+    #[serde(default)]
+    pub drift: Vec<crate::drift::DriftReport>,
 }
 
 /// Why an unpark request did nothing.
@@ -108,12 +123,14 @@ impl Reconciler {
             let status = SharedStatus::default();
             let (stop, stop_rx) = watch::channel(false);
             let wake = self.store.changed();
+            let work = Arc::new(tokio::sync::Mutex::new(()));
             let task = tokio::spawn(worker::run(
                 self.store.clone(),
                 target.clone(),
                 wake,
                 status.clone(),
                 stop_rx,
+                work.clone(),
             ));
             self.workers.insert(
                 key,
@@ -123,6 +140,7 @@ impl Reconciler {
                     stop,
                     task,
                     fingerprint,
+                    work,
                 },
             );
         }
@@ -131,6 +149,19 @@ impl Reconciler {
     /// Stops every worker and waits for them.
     pub async fn shutdown(&mut self) {
         self.sync(Vec::new()).await;
+    }
+
+    /// The targets of `provider` (every provider when `None`), for drift checks.
+    pub fn drift_targets(&self, provider: Option<&str>) -> Vec<DriftTarget> {
+        self.workers
+            .iter()
+            .filter(|((p, _), _)| provider.is_none_or(|want| want == p))
+            .map(|(_, r)| DriftTarget {
+                target: r.target.clone(),
+                work: r.work.clone(),
+                status: r.status.clone(),
+            })
+            .collect()
     }
 
     /// Retries what a target parked, after an operator fixed the cause: journals the
@@ -225,6 +256,7 @@ impl Reconciler {
                 last_error: status.last_error,
                 applied: status.applied,
                 leader: status.leader,
+                drift: Vec::new(),
             });
         }
         out

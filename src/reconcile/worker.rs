@@ -93,6 +93,7 @@ pub async fn run(
     wake: Arc<Notify>,
     status: SharedStatus,
     mut stop: watch::Receiver<bool>,
+    work: Arc<tokio::sync::Mutex<()>>,
 ) {
     let (p, t) = (target.provider.clone(), target.name.clone());
     let lease_name = format!("{p}/{t}");
@@ -118,7 +119,7 @@ pub async fn run(
         };
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = true;
         tracing::info!(provider = %p, target = %t, backend = %target.backend.describe(), "reconcile worker leading");
-        let lease = lead(&store, &target, &wake, &status, &mut stop, lease).await;
+        let lease = lead(&store, &target, &wake, &status, &mut stop, lease, &work).await;
         status.lock().unwrap_or_else(|e| e.into_inner()).leader = false;
         if let Some(lease) = lease {
             lease.release().await;
@@ -136,6 +137,7 @@ async fn lead(
     status: &SharedStatus,
     stop: &mut watch::Receiver<bool>,
     mut lease: crate::store::Lease,
+    work: &tokio::sync::Mutex<()>,
 ) -> Option<crate::store::Lease> {
     let (p, t) = (target.provider.as_str(), target.name.as_str());
     let mut backoff = Duration::from_millis(500);
@@ -156,18 +158,22 @@ async fn lead(
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        // A drift check of this target holds `work` while it runs: never both at once.
         // The healthcheck (reachable, tables and columns as configured) runs before the
         // first batch and again after any failure; a failing one is retried like a
         // failing batch, whatever its kind, since an operator may fix the target.
-        let outcome = if healthy {
-            step(store, target, status).await
-        } else {
-            match target.backend.healthcheck().await {
-                Ok(()) => {
-                    healthy = true;
-                    step(store, target, status).await
+        let outcome = {
+            let _working = work.lock().await;
+            if healthy {
+                step(store, target, status).await
+            } else {
+                match target.backend.healthcheck().await {
+                    Ok(()) => {
+                        healthy = true;
+                        step(store, target, status).await
+                    }
+                    Err(e) => Err(format!("healthcheck: {e}")),
                 }
-                Err(e) => Err(format!("healthcheck: {e}")),
             }
         };
         if outcome.is_ok() {

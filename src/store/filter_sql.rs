@@ -24,6 +24,7 @@
 
 use chrono::{Timelike, Utc};
 
+use super::prefilter;
 use super::sql::{Dialect, JsonAt, Sql, doc, safe_name};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter, parse_instant};
 use crate::scim::schema::{AttrType, AttributeDef, Registry, Resolved, ResourceKind};
@@ -165,6 +166,21 @@ impl Cond {
         }
     }
 
+    /// `a` knowing that `necessary` holds for every row it can match: rows without it
+    /// certainly do not, and are ruled out before `a`'s own (costlier) SQL runs.
+    fn given(a: Cond, necessary: Option<Expr>) -> Cond {
+        let Some(p) = necessary else {
+            return a;
+        };
+        Cond {
+            t: p.clone().and(a.t),
+            f: p.clone().not().or(a.f),
+            nt: p.clone().not().or(a.nt),
+            nf: p.and(a.nf),
+            ..a
+        }
+    }
+
     fn not(a: Cond) -> Cond {
         Cond {
             t: a.f,
@@ -199,9 +215,13 @@ pub(crate) fn translate(
         Filter::ValuePath { path, filter } => match resolve(reg, kind, path) {
             Some(r) if r.sub.is_none() && r.attr.multi_valued && r.attr.ty == AttrType::Complex => {
                 match json_place(&r, sql.dialect) {
-                    Some(place) => any_element(&place, sql, |sql, alias| {
-                        element_filter(r.attr, filter, alias, sql)
-                    }),
+                    Some(place) => {
+                        let p = element_necessary(r.attr, filter, sql);
+                        let c = any_element(&place, sql, |sql, alias| {
+                            element_filter(r.attr, filter, alias, sql)
+                        });
+                        Cond::given(c, p)
+                    }
                     None => Cond::unknown(),
                 }
             }
@@ -266,6 +286,20 @@ fn attribute(
             sql,
         );
     }
+    // Rust compares the sub-attribute, or a multi-valued complex attribute's `value`.
+    let leaf = match r.sub {
+        Some(sub) => sub,
+        None if r.attr.multi_valued && r.attr.ty == AttrType::Complex => {
+            r.attr.sub("value").unwrap_or(r.attr)
+        }
+        None => r.attr,
+    };
+    let p = necessary(leaf, test, sql);
+    Cond::given(json_attribute(r, test, sql), p)
+}
+
+/// A leaf on an attribute kept in the JSON data.
+fn json_attribute(r: &Resolved<'_>, test: Test<'_>, sql: &mut Sql) -> Cond {
     let Some(place) = json_place(r, sql.dialect) else {
         return Cond::unknown();
     };
@@ -282,6 +316,58 @@ fn attribute(
         (false, _, _) => json_leaf(&place, r.attr, test, sql),
         (true, AttrType::Complex, sub) => multi_valued(&place, r.attr, sub, test, sql),
         (true, _, _) => Cond::unknown(),
+    }
+}
+
+/// What the raw data must contain for a string comparison on `leaf` to hold in Rust
+/// (see `prefilter`); `None` for other tests.
+fn necessary(leaf: &AttributeDef, test: Test<'_>, sql: &mut Sql) -> Option<Expr> {
+    let Test::Compare(op, CompValue::Str(lit)) = test else {
+        return None;
+    };
+    let positive = matches!(
+        op,
+        CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew
+    );
+    let stringy = matches!(
+        leaf.ty,
+        AttrType::String | AttrType::Reference | AttrType::Binary
+    );
+    if positive && stringy {
+        prefilter::contains_literal(sql, lit, leaf.case_exact)
+    } else {
+        None
+    }
+}
+
+/// What the raw data must contain for some element of `attr` to satisfy the value
+/// filter `f` (the leaves as Rust's element evaluation resolves them).
+fn element_necessary(attr: &AttributeDef, f: &Filter, sql: &mut Sql) -> Option<Expr> {
+    match f {
+        Filter::And(a, b) => {
+            match (
+                element_necessary(attr, a, sql),
+                element_necessary(attr, b, sql),
+            ) {
+                (Some(a), Some(b)) => Some(a.and(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        Filter::Or(a, b) => {
+            let a = element_necessary(attr, a, sql)?;
+            let b = element_necessary(attr, b, sql)?;
+            Some(a.or(b))
+        }
+        Filter::Compare { path, op, value } if path.urn.is_none() && path.sub.is_none() => {
+            let leaf = if attr.sub_attributes.is_empty() && path.name.eq_ignore_ascii_case("value")
+            {
+                attr
+            } else {
+                attr.sub(&path.name)?
+            };
+            necessary(leaf, Test::Compare(*op, value), sql)
+        }
+        _ => None,
     }
 }
 

@@ -33,6 +33,11 @@ pub(super) const SQLITE: &[Migration] = &[
         name: "covering member index",
         sql: include_str!("migrations/0004_member_index.sql"),
     },
+    Migration {
+        version: 5,
+        name: "id index in code point order",
+        sql: include_str!("migrations/0005_id_order_sqlite.sql"),
+    },
 ];
 
 /// The migrations for PostgreSQL.
@@ -56,6 +61,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "covering member index",
         sql: include_str!("migrations/0004_member_index.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "id index in code point order",
+        sql: include_str!("migrations/0005_id_order_postgres.sql"),
     },
 ];
 

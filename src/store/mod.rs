@@ -10,6 +10,7 @@ mod listing;
 mod logic;
 mod migrate;
 mod postgres;
+mod prefilter;
 mod progress;
 mod queries;
 mod reads;

@@ -111,6 +111,9 @@ pub struct UsersConfig {
     /// `sn = "-"`); written only on creation.
     #[serde(default)]
     pub defaults: BTreeMap<String, String>,
+    /// POSIX uidNumber allocation for new entries (posixAccount).
+    #[serde(default)]
+    pub number: Option<NumberAllocation>,
     /// What `active = false` does: `disable`, `move`, `delete` or `ignore`.
     #[serde(default = "default_on_deactivate")]
     pub on_deactivate: Policy,
@@ -130,6 +133,22 @@ pub struct UsersConfig {
     /// DN of the OU `move` puts users in (outside `base_dn` or below it).
     #[serde(default)]
     pub move_to: Option<String>,
+}
+
+/// Numbers (uidNumber, gidNumber) handed to new entries from a counter kept
+/// in the directory: each allocation increments it atomically (delete the old
+/// value and add the next in one modify, retried when another writer won), so
+/// a number is never handed out twice, even after its entry is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberAllocation {
+    /// Attribute of new entries that gets the number (`uidNumber`, `gidNumber`).
+    pub attribute: String,
+    /// DN of the entry holding the next free number (created by the admin,
+    /// e.g. a posixGroup `cn=scimd-next-uid` with `gidNumber: 10000`).
+    pub counter_dn: String,
+    /// Attribute of the counter entry holding the next number.
+    pub counter_attribute: String,
 }
 
 /// How groups hold their members.
@@ -168,6 +187,9 @@ pub struct GroupsConfig {
     /// LDAP attribute to SCIM path, template or constant; evaluated by scimd.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// POSIX gidNumber allocation for new entries (posixGroup).
+    #[serde(default)]
+    pub number: Option<NumberAllocation>,
     /// Values a new group entry gets for required attributes the mapping
     /// leaves empty; written only on creation.
     #[serde(default)]
@@ -302,6 +324,17 @@ impl LdapTargetConfig {
                     "scimd writes this attribute itself; it cannot be mapped".into(),
                 ));
             }
+        }
+        let number = |key: &str, n: &Option<NumberAllocation>, p: &mut Vec<(String, String)>| {
+            if let Some(n) = n {
+                attr(format!("{key}.attribute"), &n.attribute, p);
+                attr(format!("{key}.counter_attribute"), &n.counter_attribute, p);
+                dn(&format!("{key}.counter_dn"), &n.counter_dn, p);
+            }
+        };
+        number("users.number", &u.number, &mut p);
+        if let Some(g) = &self.groups {
+            number("groups.number", &g.number, &mut p);
         }
         for a in u.defaults.keys() {
             attr(format!("users.defaults.{a}"), a, &mut p);
@@ -450,6 +483,7 @@ mod tests {
             empty_member: None,
             attributes: BTreeMap::new(),
             defaults: BTreeMap::new(),
+            number: None,
         });
         let keys: Vec<String> = c
             .validate()

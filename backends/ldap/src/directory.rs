@@ -68,6 +68,8 @@ pub struct Layout {
     pub extra: Vec<String>,
     /// Values for required attributes a new entry would lack.
     pub defaults: Vec<(String, String)>,
+    /// Number allocation for new entries.
+    pub number: Option<crate::config::NumberAllocation>,
 }
 
 impl Layout {
@@ -94,6 +96,7 @@ impl Layout {
                     mapped: u.attributes.keys().cloned().collect(),
                     extra,
                     defaults: u.defaults.clone().into_iter().collect(),
+                    number: u.number.clone(),
                 })
             }
             ObjectKind::Group => {
@@ -113,6 +116,7 @@ impl Layout {
                     mapped: g.attributes.keys().cloned().collect(),
                     extra: vec![g.rdn.clone(), g.id_attribute.clone(), "objectClass".into()],
                     defaults: g.defaults.clone().into_iter().collect(),
+                    number: g.number.clone(),
                 })
             }
         }

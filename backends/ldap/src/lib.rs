@@ -22,13 +22,13 @@ use futures::StreamExt;
 use scimd_backend::{Backend, BackendError, Change, ObjectKind, ObservedSink};
 
 pub use config::{
-    GroupsConfig, LdapConfigError, LdapTargetConfig, MemberStyle, OnExisting, Policy, UsersConfig,
-    is_attribute_name,
+    GroupsConfig, LdapConfigError, LdapTargetConfig, MemberStyle, NumberAllocation, OnExisting,
+    Policy, UsersConfig, is_attribute_name,
 };
 
 use crate::conn::Pool;
 use crate::members::Op;
-use crate::write::Writer;
+use crate::write::{Prefetch, Writer};
 
 /// An LDAP target, built by [`LdapTargetConfig::build`].
 pub struct LdapBackend {
@@ -51,18 +51,23 @@ impl LdapBackend {
     }
 
     /// One change, its error naming the object.
-    async fn tagged(&self, change: &Change) -> Result<(), BackendError> {
-        self.one(change)
+    async fn tagged(
+        &self,
+        change: &Change,
+        prefetch: Option<&Prefetch>,
+    ) -> Result<(), BackendError> {
+        self.one(change, prefetch)
             .await
             .map_err(|e| e.for_object(change.object_id()))
     }
 
-    async fn one(&self, change: &Change) -> Result<(), BackendError> {
+    async fn one(&self, change: &Change, prefetch: Option<&Prefetch>) -> Result<(), BackendError> {
         let conn = self.pool.get().await?;
         let w = Writer {
             config: &self.config,
             pool: &self.pool,
             conn: &conn,
+            prefetch,
         };
         match change {
             Change::Upsert(o) => w.upsert(o).await,
@@ -160,11 +165,41 @@ impl Backend for LdapBackend {
                 );
                 continue;
             }
+            // A run of several upserts looks its entries up in one go.
+            let prefetch = if slice.len() > 1 {
+                let objects: Vec<&scimd_backend::Object> = slice
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Upsert(o) => Some(o),
+                        _ => None,
+                    })
+                    .collect();
+                match self.pool.get().await {
+                    Ok(conn) => Prefetch::load(&self.config, &conn, &objects).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                Ok(Prefetch::default())
+            };
+            let prefetch = match prefetch {
+                Ok(p) => p,
+                Err(e) => {
+                    let all = slice
+                        .iter()
+                        .map(|c| Err(e.clone().for_object(c.object_id())));
+                    results.extend(all);
+                    if e.is_retryable() {
+                        failed = Some(e);
+                    }
+                    continue;
+                }
+            };
+            let prefetch = &prefetch;
             let pending: Vec<_> = slice
                 .iter()
                 .map(
                     |c| -> futures::future::BoxFuture<'_, Result<(), BackendError>> {
-                        Box::pin(self.tagged(c))
+                        Box::pin(self.tagged(c, Some(prefetch)))
                     },
                 )
                 .collect();

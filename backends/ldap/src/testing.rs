@@ -240,6 +240,28 @@ impl Slapd {
         Ok(ldap)
     }
 
+    /// Turns fsync off (`false`) or on again (`true`): a restart with the
+    /// database's `olcDbNoSync` changed. For benchmarks that load data fast
+    /// and then measure durable writes.
+    pub async fn set_durable(&self, durable: bool) {
+        self.stop();
+        let file = self
+            .dir
+            .path()
+            .join("slapd.d/cn=config/olcDatabase={1}mdb.ldif");
+        let text = std::fs::read_to_string(&file).expect("mdb config");
+        // Hand edits void the file's checksum line: drop it.
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("# CRC32") && !l.starts_with("olcDbNoSync:"))
+            .collect();
+        if !durable {
+            lines.push("olcDbNoSync: TRUE");
+        }
+        std::fs::write(&file, lines.join("\n") + "\n").expect("write mdb config");
+        self.launch().await;
+    }
+
     /// Stops the server (the data stays).
     pub fn stop(&self) {
         if let Some(mut child) = self.child.lock().unwrap().take() {

@@ -22,6 +22,71 @@ pub struct Writer<'a> {
     pub pool: &'a Pool,
     /// A connection.
     pub conn: &'a Conn,
+    /// Entries looked up for a whole run of upserts at once, if any.
+    pub prefetch: Option<&'a Prefetch>,
+}
+
+/// What a run of upserts found in one go: owned entries by id, and entries
+/// by (lower-cased) match-attribute value for the ids that had none.
+#[derive(Debug, Default)]
+pub struct Prefetch {
+    /// The ids looked up (found or not).
+    pub ids: HashSet<String>,
+    /// Owned entries by scimd id.
+    pub by_id: std::collections::HashMap<String, Entry>,
+    /// Entries by lower-cased match-attribute value.
+    pub by_name: std::collections::HashMap<String, Entry>,
+}
+
+impl Prefetch {
+    /// Looks up every object of the run: one search per 200 ids, one per 200
+    /// names for those not found by id.
+    pub async fn load(
+        config: &LdapTargetConfig,
+        conn: &Conn,
+        objects: &[&Object],
+    ) -> Result<Prefetch, BackendError> {
+        let mut p = Prefetch::default();
+        for kind in [ObjectKind::User, ObjectKind::Group] {
+            let of_kind: Vec<&Object> =
+                objects.iter().copied().filter(|o| o.kind == kind).collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let layout = Layout::of(config, kind)?;
+            let ids: Vec<&str> = of_kind.iter().map(|o| o.id.as_str()).collect();
+            let attrs = layout.read_attrs();
+            p.by_id
+                .extend(layout.find_many(conn, &ids, &attrs).await.map_err(err)?);
+            p.ids.extend(ids.iter().map(|s| s.to_string()));
+            let names: Vec<&str> = of_kind
+                .iter()
+                .filter(|o| !p.by_id.contains_key(&o.id))
+                .map(|o| o.name.as_str())
+                .filter(|n| !n.is_empty())
+                .collect();
+            for chunk in names.chunks(200) {
+                let filter = format!(
+                    "(|{})",
+                    chunk
+                        .iter()
+                        .map(|n| escape::equals(&layout.match_attr, n))
+                        .collect::<String>()
+                );
+                let found = conn
+                    .search(&layout.base_dn, Scope::Subtree, &filter, &attrs)
+                    .await
+                    .map_err(err)?;
+                for e in found {
+                    let e = Entry::from(e);
+                    for v in e.get(&layout.match_attr).to_vec() {
+                        p.by_name.insert(v.to_lowercase(), e.clone());
+                    }
+                }
+            }
+        }
+        Ok(p)
+    }
 }
 
 /// A change's outcome before it is tied to its object.
@@ -53,17 +118,40 @@ impl Writer<'_> {
             )));
         }
         let user_policy = (o.kind == ObjectKind::User).then_some(self.config.users.on_deactivate);
-        let entry = match layout.find(self.conn, &o.id).await.map_err(err)? {
+        let prefetched = self.prefetch.filter(|p| p.ids.contains(&o.id));
+        let found = match prefetched {
+            Some(p) => p.by_id.get(&o.id).cloned(),
+            None => layout.find(self.conn, &o.id).await.map_err(err)?,
+        };
+        let entry = match found {
             Some(e) => e,
             None => {
                 if !o.active && user_policy == Some(Policy::Delete) {
                     return Ok(());
                 }
-                match layout
-                    .find_by_name(self.conn, &o.name, &rdn_value)
-                    .await
-                    .map_err(err)?
-                {
+                let existing = match prefetched {
+                    Some(p) => match p.by_name.get(&o.name.to_lowercase()) {
+                        Some(e) => Some(e.clone()),
+                        // The match search covers the DN a new entry gets
+                        // when the name is also the naming value.
+                        None if layout.match_attr.eq_ignore_ascii_case(&layout.rdn)
+                            && rdn_value.eq_ignore_ascii_case(&o.name) =>
+                        {
+                            None
+                        }
+                        None => self
+                            .conn
+                            .read(&layout.dn_for(&rdn_value), &layout.read_attrs())
+                            .await
+                            .map_err(err)?
+                            .map(Entry::from),
+                    },
+                    None => layout
+                        .find_by_name(self.conn, &o.name, &rdn_value)
+                        .await
+                        .map_err(err)?,
+                };
+                match existing {
                     Some(existing) => self.adopt(&layout, o, existing).await?,
                     None => return self.create(&layout, o, &rdn_value).await,
                 }
@@ -109,6 +197,14 @@ impl Writer<'_> {
         if !rdn_set {
             attrs.push((layout.rdn.clone(), [rdn_value.to_owned()].into()));
         }
+        if let Some(n) = &layout.number
+            && !attrs
+                .iter()
+                .any(|(a, _)| a.eq_ignore_ascii_case(&n.attribute))
+        {
+            let number = self.allocate(n).await?;
+            attrs.push((n.attribute.clone(), [number.to_string()].into()));
+        }
         for (name, value) in &layout.defaults {
             if !attrs.iter().any(|(a, _)| a.eq_ignore_ascii_case(name)) {
                 attrs.push((name.clone(), [value.clone()].into()));
@@ -151,6 +247,52 @@ impl Writer<'_> {
             }
             Err(e) => Err(e.error),
         }
+    }
+
+    /// The next number from the counter entry, incremented atomically.
+    async fn allocate(&self, n: &crate::config::NumberAllocation) -> Result<i64, BackendError> {
+        for _ in 0..50 {
+            let counter = self
+                .conn
+                .read(&n.counter_dn, &[n.counter_attribute.as_str()])
+                .await
+                .map_err(err)?
+                .map(Entry::from)
+                .ok_or_else(|| {
+                    BackendError::permanent(format!(
+                        "number counter {:?} is missing: create it with {} set to the first                          number to hand out",
+                        n.counter_dn, n.counter_attribute
+                    ))
+                })?;
+            let current = counter.get(&n.counter_attribute).first().cloned();
+            let Some(value) = current.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
+                return Err(BackendError::permanent(format!(
+                    "number counter {:?} has no numeric {}",
+                    n.counter_dn, n.counter_attribute
+                )));
+            };
+            let mods = vec![
+                Mod::Delete(n.counter_attribute.clone(), [value.to_string()].into()),
+                Mod::Add(
+                    n.counter_attribute.clone(),
+                    [(value + 1).to_string()].into(),
+                ),
+            ];
+            match self
+                .conn
+                .modify(self.pool, &n.counter_dn, mods, false)
+                .await
+            {
+                Ok(()) => return Ok(value),
+                // Another writer took this number first: read again.
+                Err(e) if e.rc == Some(rc::NO_SUCH_ATTRIBUTE) => continue,
+                Err(e) => return Err(e.error),
+            }
+        }
+        Err(BackendError::transient(format!(
+            "number counter {:?} is too contended; will retry",
+            n.counter_dn
+        )))
     }
 
     /// Takes over an existing entry (`on_existing = "adopt"`) or refuses.

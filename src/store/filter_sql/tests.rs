@@ -45,7 +45,10 @@ fn json_comparisons_guard_case_folding() {
         t.contains("octet_length") && t.contains("instr(lower("),
         "{t}"
     );
-    assert_eq!(sql.binds[2], super::super::sql::Bind::Text("eng".into()));
+    // The raw-text pre-filter comes first, so rows without "eng" are never parsed.
+    assert!(t.starts_with("((r.data LIKE $3 ESCAPE '\\')"), "{t}");
+    assert_eq!(sql.binds[2], super::super::sql::Bind::Text("%eng%".into()));
+    assert_eq!(sql.binds[3], super::super::sql::Bind::Text("eng".into()));
     // caseExact: no folding, no guard.
     let (c, _) = tr(
         ResourceKind::User,

@@ -6,3 +6,4 @@
 mod conformance;
 mod directory;
 mod ldap_specific;
+mod posix;

@@ -115,6 +115,14 @@ fn member_refs(v: Option<&Value>) -> Vec<MemberRef> {
         .unwrap_or_default()
 }
 
+/// Whether `id` is a user the batch knows to be inactive now.
+fn inactive_user(current: &Current, id: &str) -> bool {
+    matches!(
+        current.get(id),
+        Some(Some((ResourceKind::User, v))) if v.get("active") == Some(&Value::Bool(false))
+    )
+}
+
 /// The changes for one batch. `current` must hold every resource id the batch names.
 pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping) -> Vec<Change> {
     let mut upserts: Vec<(ResourceKind, String)> = Vec::new();
@@ -130,7 +138,13 @@ pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping
             if !matches!(current.get(&e.resource_id), Some(Some(_))) {
                 continue;
             }
-            let added = member_refs(e.body.get("added"));
+            let mut added = member_refs(e.body.get("added"));
+            if mapping.restore_memberships {
+                // Deactivation deleted (or will delete) these users' rows and
+                // memberships; re-adding them would leave memberships pointing
+                // nowhere. Reactivation restores them.
+                added.retain(|m| !inactive_user(current, &m.id));
+            }
             let removed = member_refs(e.body.get("removed"));
             if !removed.is_empty() {
                 membership.push(Change::RemoveMembers {

@@ -151,7 +151,11 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
     wait_users(&mut t, 3).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while t.members().await.len() != 2 {
-        assert!(Instant::now() < deadline, "memberships never applied");
+        assert!(
+            Instant::now() < deadline,
+            "memberships never applied: {:?}",
+            t.members().await
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // In sync once the journal is applied: nothing to do.

@@ -101,6 +101,49 @@ fn collapses_resource_entries_and_keeps_member_deltas_in_order() {
 }
 
 #[test]
+fn inactive_users_are_not_added_to_groups_where_deactivation_deletes() {
+    let off = json!({"id": "u1", "userName": "ann", "active": false});
+    let on = json!({"id": "u2", "userName": "bob", "active": true});
+    let current: Current = [
+        ("u1".to_owned(), Some((ResourceKind::User, off))),
+        ("u2".to_owned(), Some((ResourceKind::User, on))),
+        (
+            "g1".to_owned(),
+            Some((ResourceKind::Group, json!({"displayName": "Ops"}))),
+        ),
+    ]
+    .into();
+    let entries = vec![
+        entry(1, ResourceKind::User, "u1", "upsert", json!({})),
+        entry(2, ResourceKind::User, "u2", "upsert", json!({})),
+        entry(3, ResourceKind::Group, "g1", "upsert", json!({})),
+        entry(
+            4,
+            ResourceKind::Group,
+            "g1",
+            "members",
+            json!({"added": [{"id": "u1", "kind": "User"}, {"id": "u2", "kind": "User"}]}),
+        ),
+    ];
+    let added = |m: &ObjectMapping| -> Vec<String> {
+        plan(&entries, &current, m)
+            .into_iter()
+            .flat_map(|c| match c {
+                Change::AddMembers { members, .. } => members.into_iter().map(|m| m.id).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    // A target that keeps deactivated rows keeps their memberships too.
+    assert_eq!(added(&mapping()), ["u1", "u2"]);
+    let deleting = ObjectMapping {
+        restore_memberships: true,
+        ..mapping()
+    };
+    assert_eq!(added(&deleting), ["u2"]);
+}
+
+#[test]
 fn membership_of_a_deleted_group_is_dropped() {
     let current: Current = [("g1".to_owned(), None)].into();
     let entries = vec![

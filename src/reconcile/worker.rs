@@ -17,7 +17,7 @@ use super::plan::{
     Current, ObjectMapping, hold_back_parked, object_kind, plan, reactivated_users,
     restore_memberships,
 };
-use crate::store::{Store, StoreError, StoredResource, format_time};
+use crate::store::{JournalEntry, Store, StoreError, StoredResource, format_time};
 
 /// Journal entries per batch.
 const BATCH: i64 = 500;
@@ -225,17 +225,7 @@ async fn step(
         return Ok(0);
     };
 
-    let mut current: Current = HashMap::new();
-    for e in &entries {
-        if current.contains_key(&e.resource_id) {
-            continue;
-        }
-        let r = store.get(p, e.kind, &e.resource_id).await.map_err(se)?;
-        current.insert(
-            e.resource_id.clone(),
-            r.map(|r| (r.kind, mapping_input(&r))),
-        );
-    }
+    let (current, versions) = load_current(store, p, &entries, &target.mapping).await?;
     let mut changes = plan(&entries, &current, &target.mapping);
     let parked_now: HashSet<String> = store
         .parked_ids(p, t)
@@ -244,32 +234,43 @@ async fn step(
         .into_iter()
         .collect();
     let landing = hold_back_parked(&mut changes, &parked_now);
-    let mut users_back = reactivated_users(&changes, &target.mapping);
-    let mut groups_of = std::collections::BTreeMap::new();
+    // A user at version 1 was never updated, so never deactivated: its groups are
+    // all later than its creation and come with their own journal entries.
+    let mut users_back: Vec<String> = reactivated_users(&changes, &target.mapping)
+        .into_iter()
+        .filter(|id| versions.get(id).is_some_and(|v| *v > 1))
+        .collect();
     for (kind, id) in landing {
         match kind {
             ObjectKind::User => users_back.push(id),
             ObjectKind::Group => {
                 let members = store.members(p, &id).await.map_err(se)?;
-                changes.push(Change::SetMembers {
-                    group: id,
-                    members: members
-                        .into_iter()
-                        .map(|m| MemberRef {
-                            id: m.id,
-                            kind: object_kind(m.kind),
-                        })
-                        .collect(),
-                });
+                let mut members: Vec<MemberRef> = members
+                    .into_iter()
+                    .map(|m| MemberRef {
+                        id: m.id,
+                        kind: object_kind(m.kind),
+                    })
+                    .collect();
+                if target.mapping.restore_memberships {
+                    let inactive = inactive_users(store, p, &members).await?;
+                    members.retain(|m| !inactive.contains(&m.id));
+                }
+                changes.push(Change::SetMembers { group: id, members });
             }
         }
     }
+    let mut groups_of = std::collections::BTreeMap::new();
     for user in users_back {
         let groups = store.groups_of(p, &user).await.map_err(se)?;
         if !groups.is_empty() {
             groups_of.insert(user, groups.into_iter().map(|g| g.id).collect());
         }
     }
+    // Restored memberships are read from the store as it is now, which may be ahead
+    // of this batch: a group created since is not in the target yet and will bring
+    // its members itself, so a refusal of these is no reason to park anything.
+    let restored_from = changes.len();
     restore_memberships(&mut changes, &groups_of);
     let results = if changes.is_empty() {
         Vec::new()
@@ -292,9 +293,13 @@ async fn step(
     }
     let mut parked: Vec<(String, &'static str, String)> = Vec::new();
     let mut done = Vec::new();
-    for (change, result) in changes.iter().zip(&results) {
+    for (index, (change, result)) in changes.iter().zip(&results).enumerate() {
         match result {
             Ok(()) => done.push(change.object_id().to_owned()),
+            Err(e) if index >= restored_from => {
+                tracing::debug!(provider = %p, target = %t, group = change.object_id(), error = %e,
+                    "membership not restored; the group's own journal entries will bring it");
+            }
             // The first refusal of a resource says why; later ones follow from it.
             Err(_) if parked.iter().any(|(id, _, _)| id == change.object_id()) => {}
             Err(e) => {
@@ -308,13 +313,18 @@ async fn step(
             }
         }
     }
+    let applied = done.len() as u64;
+    // Only what was parked needs unparking: one statement per id is not free.
+    done.retain(|id| parked_now.contains(id));
+    done.sort_unstable();
+    done.dedup();
     store
         .record_batch(p, t, last, &parked, &done)
         .await
         .map_err(se)?;
     metrics::counter!("scimd_reconcile_changes_total", "provider" => p.to_owned(), "target" => t.to_owned(),
         "result" => "applied")
-    .increment(done.len() as u64);
+    .increment(applied);
     if !parked.is_empty() {
         metrics::counter!("scimd_reconcile_changes_total", "provider" => p.to_owned(), "target" => t.to_owned(),
             "result" => "parked")
@@ -323,8 +333,70 @@ async fn step(
     let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
     s.last_success = Some(Utc::now());
     s.last_error = None;
-    s.applied += done.len() as u64;
+    s.applied += applied;
     Ok(entries.len())
+}
+
+/// The desired state now of every resource the batch names, and on targets where
+/// deactivation deletes rows, of every member its deltas add (the plan leaves
+/// inactive ones out), in a few round trips; with the stored versions.
+async fn load_current(
+    store: &Store,
+    provider: &str,
+    entries: &[JournalEntry],
+    mapping: &ObjectMapping,
+) -> Result<(Current, HashMap<String, i64>), String> {
+    let mut ids: Vec<String> = Vec::with_capacity(entries.len());
+    let mut named = HashSet::new();
+    for e in entries {
+        if named.insert(e.resource_id.as_str()) {
+            ids.push(e.resource_id.clone());
+        }
+    }
+    let mut current: Current = ids.iter().map(|id| (id.clone(), None)).collect();
+    if mapping.restore_memberships {
+        for e in entries.iter().filter(|e| e.op == "members") {
+            for m in e.body["added"].as_array().into_iter().flatten() {
+                if let Some(id) = m["id"].as_str()
+                    && named.insert(id)
+                {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+    }
+    let found = store
+        .get_many(provider, &ids)
+        .await
+        .map_err(|e| format!("state store: {e}"))?;
+    let mut versions = HashMap::with_capacity(found.len());
+    for r in found {
+        versions.insert(r.id.clone(), r.version);
+        current.insert(r.id.clone(), Some((r.kind, mapping_input(&r))));
+    }
+    Ok((current, versions))
+}
+
+/// The ids among `members` that are users inactive now.
+async fn inactive_users(
+    store: &Store,
+    provider: &str,
+    members: &[MemberRef],
+) -> Result<HashSet<String>, String> {
+    let ids: Vec<String> = members
+        .iter()
+        .filter(|m| m.kind == ObjectKind::User)
+        .map(|m| m.id.clone())
+        .collect();
+    let found = store
+        .get_many(provider, &ids)
+        .await
+        .map_err(|e| format!("state store: {e}"))?;
+    Ok(found
+        .into_iter()
+        .filter(|r| r.data.get("active") == Some(&Value::Bool(false)))
+        .map(|r| r.id)
+        .collect())
 }
 
 fn describe(change: &Change) -> &'static str {

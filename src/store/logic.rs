@@ -27,6 +27,13 @@ pub(super) trait Tx: Send {
         id: &str,
         lock: bool,
     ) -> Result<Option<StoredResource>, StoreError>;
+    /// The resources of the provider among `ids`, in no particular order (missing
+    /// ids are left out).
+    async fn get_many(
+        &mut self,
+        provider: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredResource>, StoreError>;
     /// The id holding a name key (userName / group displayName), if any.
     async fn owner_of_name(
         &mut self,

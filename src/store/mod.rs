@@ -51,6 +51,13 @@ pub trait StoreEngine: Send + Sync {
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
+    /// The resources among `ids` (any kind; missing ids are left out), in a few
+    /// round trips whatever their number: what a reconcile batch plans from.
+    async fn get_many(
+        &self,
+        provider: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredResource>, StoreError>;
     /// A user and its groups, in one round trip (the GET /Users/{id} path).
     async fn user_with_groups(
         &self,

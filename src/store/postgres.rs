@@ -105,6 +105,15 @@ impl StoreEngine for PgStore {
         PgTx { conn: &mut c }.get(provider, kind, id, false).await
     }
 
+    async fn get_many(
+        &self,
+        provider: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let mut c = self.pool.acquire().await?;
+        PgTx { conn: &mut c }.get_many(provider, ids).await
+    }
+
     async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let mut c = self.pool.acquire().await?;
         PgTx { conn: &mut c }

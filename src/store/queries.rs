@@ -74,6 +74,29 @@ macro_rules! impl_tx {
                 row.map(|r| crate::store::logic::decode_resource(&r)).transpose()
             }
 
+            async fn get_many(
+                &mut self,
+                provider: &str,
+                ids: &[String],
+            ) -> Result<Vec<crate::store::StoredResource>, crate::store::StoreError> {
+                let mut found = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(crate::store::queries::CHUNK) {
+                    let sql = format!(
+                        "SELECT id, kind, data, version, created, last_modified FROM resources \
+                         WHERE provider = $1 AND id IN ({})",
+                        crate::store::queries::bind_list(2, chunk.len())
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider);
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    for row in q.fetch_all(&mut *self.conn).await? {
+                        found.push(crate::store::logic::decode_resource(&row)?);
+                    }
+                }
+                Ok(found)
+            }
+
             async fn owner_of_name(
                 &mut self,
                 provider: &str,

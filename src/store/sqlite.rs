@@ -40,8 +40,23 @@ type Reply = oneshot::Sender<Result<Option<StoredResource>, StoreError>>;
 
 struct WriteJob {
     provider: String,
-    mutation: Mutation,
+    work: Work,
     reply: Reply,
+}
+
+/// What one job of the writer does.
+enum Work {
+    /// A SCIM mutation and its journal entry.
+    Mutation(Mutation),
+    /// A target's batch record (cursor, parked, unparked). It rides the group commit
+    /// like a mutation: a second writing connection would wait for SQLite's write
+    /// lock behind busy API traffic (seconds, measured) and stall the worker.
+    Progress {
+        target: String,
+        seq: i64,
+        parked: Vec<(String, &'static str, String)>,
+        done: Vec<String>,
+    },
 }
 
 /// SQLite state store.
@@ -129,20 +144,31 @@ async fn commit_batch(
     }
     let mut results = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
-        let mutation = std::mem::replace(
-            &mut job.mutation,
-            Mutation::Delete {
+        let work = std::mem::replace(
+            &mut job.work,
+            Work::Mutation(Mutation::Delete {
                 kind: ResourceKind::User,
                 id: String::new(),
                 if_match: None,
-            },
+            }),
         );
         if let Err(e) = sqlx::raw_sql("SAVEPOINT w").execute(&mut *conn).await {
             results.push(Err(unavailable(&e)));
             continue;
         }
-        let outcome =
-            logic::apply(&mut SqliteTx { conn: &mut *conn }, &job.provider, mutation).await;
+        let outcome = match work {
+            Work::Mutation(mutation) => {
+                logic::apply(&mut SqliteTx { conn: &mut *conn }, &job.provider, mutation).await
+            }
+            Work::Progress {
+                target,
+                seq,
+                parked,
+                done,
+            } => progress_sql::record_batch(conn, &job.provider, &target, seq, &parked, &done)
+                .await
+                .map(|()| None),
+        };
         let end = if outcome.is_ok() {
             "RELEASE w"
         } else {
@@ -162,22 +188,16 @@ async fn commit_batch(
 }
 
 impl SqliteStore {
-    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
-        Ok(self.readers.acquire().await?)
-    }
-}
-
-#[async_trait]
-impl StoreEngine for SqliteStore {
-    async fn write(
+    /// Hands work to the writer task and waits until its group commit is durable.
+    async fn submit(
         &self,
         provider: &str,
-        mutation: Mutation,
+        work: Work,
     ) -> Result<Option<StoredResource>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = WriteJob {
             provider: provider.to_owned(),
-            mutation,
+            work,
             reply,
         };
         let sender = self.writer.lock().await.clone();
@@ -192,6 +212,21 @@ impl StoreEngine for SqliteStore {
             .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
     }
 
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
+        Ok(self.readers.acquire().await?)
+    }
+}
+
+#[async_trait]
+impl StoreEngine for SqliteStore {
+    async fn write(
+        &self,
+        provider: &str,
+        mutation: Mutation,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.submit(provider, Work::Mutation(mutation)).await
+    }
+
     async fn get(
         &self,
         provider: &str,
@@ -202,6 +237,15 @@ impl StoreEngine for SqliteStore {
         SqliteTx { conn: &mut c }
             .get(provider, kind, id, false)
             .await
+    }
+
+    async fn get_many(
+        &self,
+        provider: &str,
+        ids: &[String],
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let mut c = self.reader().await?;
+        SqliteTx { conn: &mut c }.get_many(provider, ids).await
     }
 
     async fn members(&self, provider: &str, group_id: &str) -> Result<Vec<Member>, StoreError> {
@@ -265,11 +309,13 @@ impl StoreEngine for SqliteStore {
         parked: &[(String, &'static str, String)],
         done: &[String],
     ) -> Result<(), StoreError> {
-        let mut c = self.reader().await?;
-        let mut tx = c.begin().await?;
-        progress_sql::record_batch(&mut tx, provider, target, seq, parked, done).await?;
-        tx.commit().await?;
-        Ok(())
+        let work = Work::Progress {
+            target: target.to_owned(),
+            seq,
+            parked: parked.to_vec(),
+            done: done.to_vec(),
+        };
+        self.submit(provider, work).await.map(drop)
     }
 
     async fn parked_ids(&self, provider: &str, target: &str) -> Result<Vec<String>, StoreError> {

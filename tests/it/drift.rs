@@ -240,7 +240,6 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky: a member deactivated (on_deactivate = delete) right after being added to a group sometimes keeps its membership row; open bug, see the stop 8 note"]
 async fn sqlite_hand_edits_are_reported_then_repaired() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/target.db", dir.path().display());
@@ -248,7 +247,6 @@ async fn sqlite_hand_edits_are_reported_then_repaired() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky: a member deactivated (on_deactivate = delete) right after being added to a group sometimes keeps its membership row; open bug, see the stop 8 note"]
 async fn postgres_hand_edits_are_reported_then_repaired() {
     let Some(target) = PgDb::create("postgres_hand_edits_target").await else {
         return;

@@ -51,10 +51,15 @@ impl Pool {
         Ok(match dialect {
             Dialect::Postgres => {
                 // A row locked by the application fails the batch as transient
-                // instead of stalling the worker.
+                // instead of stalling the worker. Custom plans: a generic plan of the
+                // key look-ups, cached while a created table was still empty, is a
+                // sequential scan that PostgreSQL keeps as the table grows (measured:
+                // 1 s per 500-key look-up at 100,000 rows, instead of milliseconds).
                 let lock_timeout = format!("{}s", timeout.as_secs());
-                let mut o = PgConnectOptions::from_str(url)?
-                    .options([("lock_timeout", lock_timeout.as_str())]);
+                let mut o = PgConnectOptions::from_str(url)?.options([
+                    ("lock_timeout", lock_timeout.as_str()),
+                    ("plan_cache_mode", "force_custom_plan"),
+                ]);
                 if let Some(p) = &password {
                     o = o.password(p);
                 }

@@ -57,7 +57,13 @@ async fn deactivate_delete_and_reactivate(engine: Engine) {
     )
     .await;
     wait_rows(&db, MEMBERS, &[row(&[&g, &bob])], CONVERGE).await;
-    // ...and reactivation brings both back (the user is still in the group in scimd).
+    // An inactive user added to a group later (in a later batch than its deactivation)
+    // gets no membership row pointing at the row its deactivation deleted.
+    let late = create(&c, "/Groups", &group("late", &[&ann, &bob])).await;
+    let mut bob_only = vec![row(&[&g, &bob]), row(&[&late, &bob])];
+    bob_only.sort();
+    wait_rows(&db, MEMBERS, &bob_only, CONVERGE).await;
+    // ...and reactivation brings both back (the user is still in the groups in scimd).
     set_active(&c, &ann, true).await;
     wait_rows(
         &db,
@@ -69,7 +75,14 @@ async fn deactivate_delete_and_reactivate(engine: Engine) {
         CONVERGE,
     )
     .await;
-    wait_rows(&db, MEMBERS, &both, CONVERGE).await;
+    let mut all = vec![
+        row(&[&g, &ann]),
+        row(&[&g, &bob]),
+        row(&[&late, &ann]),
+        row(&[&late, &bob]),
+    ];
+    all.sort();
+    wait_rows(&db, MEMBERS, &all, CONVERGE).await;
 
     // DELETE with on_delete = "mark": the row stays for the application, released.
     assert_eq!(c.delete(&format!("/Users/{bob}")).await.status, 204);
@@ -83,7 +96,9 @@ async fn deactivate_delete_and_reactivate(engine: Engine) {
         CONVERGE,
     )
     .await;
-    wait_rows(&db, MEMBERS, &[row(&[&g, &ann])], CONVERGE).await;
+    let mut ann_only = vec![row(&[&g, &ann]), row(&[&late, &ann])];
+    ann_only.sort();
+    wait_rows(&db, MEMBERS, &ann_only, CONVERGE).await;
     daemon.stop().await;
     db.teardown().await;
 }

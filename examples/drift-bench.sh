@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Drift check benchmark: N unchanged users in a PostgreSQL state store and a
-# PostgreSQL SQL target; times `scimd reconcile --dry-run` (median of RUNS) next to
+# Drift check benchmark: N unchanged users in the state store (SQLite by default,
+# STATE=postgres for a PostgreSQL one) and a PostgreSQL SQL target; times `scimd reconcile --dry-run` (median of RUNS) next to
 # the baseline of the same run (psql reading the same rows in key order), and the
 # daemon's peak RSS (VmHWM). Needs a release build:
 #   cargo build --release --bin scimd --example load
@@ -9,6 +9,7 @@ set -euo pipefail
 N=${N:-100000}
 RUNS=${RUNS:-3}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
+STATE=${STATE:-sqlite}
 BIN=${BIN:-target/release/scimd}
 LOAD=${LOAD:-target/release/examples/load}
 dir=$(mktemp -d)
@@ -24,11 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 psql -q "$PG/postgres" -c "CREATE DATABASE $state" -c "CREATE DATABASE $target"
+case "$STATE" in
+  sqlite) state_url="sqlite://$dir/state.db" ;;
+  postgres) state_url="$PG/$state" ;;
+  *) echo "STATE must be sqlite or postgres" >&2; exit 2 ;;
+esac
 cat > "$dir/scimd.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
 [state]
-url = "$PG/$state"
+url = "$state_url"
 [admin]
 socket = "$dir/admin.sock"
 [log]

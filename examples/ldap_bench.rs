@@ -9,7 +9,13 @@
 //! 2. `member`: with a group of `--group-size` members in scimd and in the
 //!    directory (loaded with fsync off, then measured with fsync on), PATCH
 //!    add one member and time until the value is in the directory; baseline:
-//!    one raw modify adding one value to the same group.
+//!    one raw modify adding one value to the same group. The PATCH asks for
+//!    `excludedAttributes=members`: by default a PATCH answers with the whole
+//!    resource, 100,000 members included (or 204 with `patch_returns_body = false`).
+//! 3. `drift`: a dry-run drift check (`scimd reconcile --dry-run` over the admin
+//!    socket) of everything loaded above, unchanged (`--drift-runs`, median),
+//!    against a raw paged search of the same entries; then the process's peak
+//!    RSS (VmHWM: daemon and load client together, so an upper bound).
 //!
 //! ```text
 //! cargo run --release --example ldap_bench -- --users 10000 --group-size 100000
@@ -261,13 +267,29 @@ cn = "displayName"
         pushed / raw
     );
 
-    if group_size == 0 {
-        return;
+    if group_size > 0 {
+        member(&api, &slapd, users, group_size, concurrency, samples).await;
     }
+    drift(&slapd, dir.path(), arg("--drift-runs", 3)).await;
+    let _ = running
+        .control
+        .send(scimd::signals::Control::Shutdown)
+        .await;
+}
+
+/// Phase 2: one member added to a big group, end to end.
+async fn member(
+    api: &Arc<Api>,
+    slapd: &Slapd,
+    users: usize,
+    group_size: usize,
+    concurrency: usize,
+    samples: usize,
+) {
     // 2. one member added to a big group, end to end.
     println!("loading a {group_size}-member group (fsync off while loading)");
     slapd.set_durable(false).await;
-    let mut ids = post_users(&api, "member", group_size, concurrency).await;
+    let mut ids = post_users(api, "member", group_size, concurrency).await;
     ids.sort();
     let g = api
         .ok(
@@ -281,7 +303,7 @@ cn = "displayName"
         let members: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
         api.ok(
             "PATCH",
-            &format!("/Groups/{gid}"),
+            &format!("/Groups/{gid}?excludedAttributes=members"),
             &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                     "Operations": [{"op": "add", "path": "members", "value": members}]}),
         )
@@ -307,7 +329,7 @@ cn = "displayName"
         assert!(Instant::now() < deadline, "group load timed out at {n}");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let probes = post_users(&api, "probe", samples, 1).await;
+    let probes = post_users(api, "probe", samples, 1).await;
     wait_count(&mut admin, PEOPLE, users + group_size + samples, "probes").await;
     slapd.set_durable(true).await;
     let mut admin = slapd.admin_bind().await.unwrap();
@@ -328,7 +350,7 @@ cn = "displayName"
         let t = Instant::now();
         api.ok(
             "PATCH",
-            &format!("/Groups/{gid}"),
+            &format!("/Groups/{gid}?excludedAttributes=members"),
             &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                     "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]}),
         )
@@ -364,8 +386,70 @@ cn = "displayName"
         median(&mut accepted),
         median(&mut raw)
     );
-    let _ = running
-        .control
-        .send(scimd::signals::Control::Shutdown)
-        .await;
+}
+
+/// Phase 3: dry-run drift checks of the unchanged directory, against a raw paged
+/// search of the same subtrees.
+async fn drift(slapd: &Slapd, dir: &std::path::Path, runs: usize) {
+    if runs == 0 {
+        return;
+    }
+    let socket = dir.join("admin.sock");
+    let mut checks = Vec::new();
+    for run in 1..=runs {
+        let t = Instant::now();
+        let raw = raw_paged_search(slapd).await;
+        let base = t.elapsed().as_secs_f64();
+        let reports = scimd::admin::request_reconcile(&socket, Some("a"), true, |_, _, _| {})
+            .await
+            .expect("reconcile answers");
+        let r = &reports[0];
+        println!(
+            "drift run {run}: {:.2} s, compared {} desired with {} owned, {} differences; \
+             baseline raw paged search of {raw} entries: {base:.2} s",
+            r.seconds,
+            r.desired,
+            r.owned,
+            r.creates + r.updates + r.deletes + r.membership
+        );
+        checks.push(r.seconds);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?");
+    println!(
+        "drift check median {:.2} s over {runs} runs; peak RSS of daemon + load client {hwm}",
+        median(&mut checks)
+    );
+}
+
+/// Every entry below the people and groups subtrees with the mapped attributes,
+/// 500 per page: what a drift check must read at least.
+async fn raw_paged_search(slapd: &Slapd) -> usize {
+    use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+    let mut ldap = slapd.admin_bind().await.unwrap();
+    let mut n = 0;
+    for base in [PEOPLE, GROUPS] {
+        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(500)),
+        ];
+        let mut stream = ldap
+            .streaming_search_with(
+                adapters,
+                base,
+                Scope::OneLevel,
+                "(scimdId=*)",
+                vec!["scimdId", "uid", "cn", "sn", "mail", "member"],
+            )
+            .await
+            .unwrap();
+        while let Some(_entry) = stream.next().await.unwrap() {
+            n += 1;
+        }
+        let _ = stream.finish().await;
+    }
+    n
 }

@@ -56,119 +56,131 @@ fn mappings(
     (ok, problems)
 }
 
+/// A secret file the daemon will need: unreadable now is a config error (a path
+/// still holding `${` failed interpolation, which is reported already).
+fn secret_file(key: &str, path: Option<&std::path::Path>, problems: &mut Vec<TargetProblem>) {
+    if let Some(path) = path
+        && !path.to_string_lossy().contains("${")
+        && let Err(e) = std::fs::File::open(path)
+    {
+        problems.push((
+            key.into(),
+            format!(
+                "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
+                path.display()
+            ),
+        ));
+    }
+}
+
+/// The kind's own settings, deserialized from the target table without `kind`.
+fn settings<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, Vec<TargetProblem>> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])
+}
+
+/// The user and group mappings of a target whose table has no problem left.
+struct Checked {
+    users: Vec<(String, Mapping)>,
+    groups: Vec<(String, Mapping)>,
+}
+
+/// Parses `users.SECTION` and `groups.SECTION`; fails with `problems` and theirs.
+fn check_mappings(
+    section: &str,
+    users: &std::collections::BTreeMap<String, String>,
+    groups: Option<&std::collections::BTreeMap<String, String>>,
+    mut problems: Vec<TargetProblem>,
+) -> Result<Checked, Vec<TargetProblem>> {
+    let (users, p) = mappings(ResourceKind::User, users, &format!("users.{section}"));
+    problems.extend(p);
+    let (groups, p) = match groups {
+        Some(g) => mappings(ResourceKind::Group, g, &format!("groups.{section}")),
+        None => (Vec::new(), Vec::new()),
+    };
+    problems.extend(p);
+    if problems.is_empty() {
+        Ok(Checked { users, groups })
+    } else {
+        Err(problems)
+    }
+}
+
 /// Checks a target table.
 pub fn parse(
     provider: &str,
     name: &str,
     table: &toml::Table,
 ) -> Result<TargetSpec, Vec<TargetProblem>> {
-    let mut settings = table.clone();
-    let kind = settings.remove("kind");
-    let fingerprint = toml::to_string(table).unwrap_or_default();
+    let mut rest = table.clone();
+    let kind = rest.remove("kind");
+    let spec = |kind: TargetKind, mapping: ObjectMapping| TargetSpec {
+        provider: provider.to_owned(),
+        name: name.to_owned(),
+        kind,
+        mapping,
+        fingerprint: toml::to_string(table).unwrap_or_default(),
+    };
     match kind.as_ref().and_then(toml::Value::as_str) {
         Some("sql") => {
-            let config: SqlTargetConfig = toml::Value::Table(settings)
-                .try_into()
-                .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])?;
+            let config: SqlTargetConfig = settings(rest)?;
             let mut problems: Vec<TargetProblem> = Vec::new();
             if let Err(e) = config.validate() {
                 problems.push((String::new(), e.to_string()));
             }
-            // (A path still holding `${` failed interpolation, which is reported already.)
-            if let Some(path) = &config.password_file
-                && !path.to_string_lossy().contains("${")
-                && let Err(e) = std::fs::File::open(path)
-            {
-                problems.push((
-                    "password_file".into(),
-                    format!(
-                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
-                        path.display()
-                    ),
-                ));
-            }
-            let (users, p) = mappings(ResourceKind::User, &config.users.columns, "users.columns");
-            problems.extend(p);
-            let (groups, p) = match &config.groups {
-                Some(g) => mappings(ResourceKind::Group, &g.columns, "groups.columns"),
-                None => (Vec::new(), Vec::new()),
+            secret_file(
+                "password_file",
+                config.password_file.as_deref(),
+                &mut problems,
+            );
+            let m = check_mappings(
+                "columns",
+                &config.users.columns,
+                config.groups.as_ref().map(|g| &g.columns),
+                problems,
+            )?;
+            let mapping = ObjectMapping {
+                users: m.users,
+                groups: m.groups,
+                single_valued: true,
+                users_only: config.groups.is_none(),
+                restore_memberships: config.users.on_deactivate
+                    == scimd_backend_sql::OnDeactivate::Delete
+                    && config.memberships.is_some(),
             };
-            problems.extend(p);
-            if !problems.is_empty() {
-                return Err(problems);
-            }
-            let users_only = config.groups.is_none();
-            let restore_memberships = config.users.on_deactivate
-                == scimd_backend_sql::OnDeactivate::Delete
-                && config.memberships.is_some();
-            Ok(TargetSpec {
-                provider: provider.to_owned(),
-                name: name.to_owned(),
-                kind: TargetKind::Sql(Box::new(config)),
-                mapping: ObjectMapping {
-                    users,
-                    groups,
-                    single_valued: true,
-                    users_only,
-                    restore_memberships,
-                },
-                fingerprint,
-            })
+            Ok(spec(TargetKind::Sql(Box::new(config)), mapping))
         }
         Some("ldap") => {
-            let config: LdapTargetConfig = toml::Value::Table(settings)
-                .try_into()
-                .map_err(|e: toml::de::Error| vec![(String::new(), e.message().to_owned())])?;
+            let config: LdapTargetConfig = settings(rest)?;
             let mut problems: Vec<TargetProblem> = Vec::new();
             if let Err(e) = config.validate() {
                 problems.extend(e.0);
             }
-            if let Some(path) = &config.bind_password_file
-                && !path.to_string_lossy().contains("${")
-                && let Err(e) = std::fs::File::open(path)
-            {
-                problems.push((
-                    "bind_password_file".into(),
-                    format!(
-                        "cannot read {}: {e}; create it (mode 0600, owned by scimd's user) or fix the path",
-                        path.display()
-                    ),
-                ));
-            }
-            let (users, p) = mappings(
-                ResourceKind::User,
-                &config.users.attributes,
-                "users.attributes",
+            secret_file(
+                "bind_password_file",
+                config.bind_password_file.as_deref(),
+                &mut problems,
             );
-            problems.extend(p);
-            let (groups, p) = match &config.groups {
-                Some(g) => mappings(ResourceKind::Group, &g.attributes, "groups.attributes"),
-                None => (Vec::new(), Vec::new()),
+            let m = check_mappings(
+                "attributes",
+                &config.users.attributes,
+                config.groups.as_ref().map(|g| &g.attributes),
+                problems,
+            )?;
+            let mapping = ObjectMapping {
+                users: m.users,
+                groups: m.groups,
+                // LDAP attributes are multi-valued: a multi-valued SCIM attribute
+                // becomes several values.
+                single_valued: false,
+                users_only: config.groups.is_none(),
+                // A deleted entry loses its member values; a moved one keeps them.
+                restore_memberships: config.users.on_deactivate
+                    == scimd_backend_ldap::Policy::Delete
+                    && config.groups.is_some(),
             };
-            problems.extend(p);
-            if !problems.is_empty() {
-                return Err(problems);
-            }
-            let users_only = config.groups.is_none();
-            // A deleted entry loses its member values; a moved one keeps them.
-            let restore_memberships = config.users.on_deactivate
-                == scimd_backend_ldap::Policy::Delete
-                && config.groups.is_some();
-            Ok(TargetSpec {
-                provider: provider.to_owned(),
-                name: name.to_owned(),
-                kind: TargetKind::Ldap(Box::new(config)),
-                mapping: ObjectMapping {
-                    users,
-                    groups,
-                    // LDAP attributes are multi-valued: a multi-valued SCIM
-                    // attribute becomes several values.
-                    single_valued: false,
-                    users_only,
-                    restore_memberships,
-                },
-                fingerprint,
-            })
+            Ok(spec(TargetKind::Ldap(Box::new(config)), mapping))
         }
         Some(other) => Err(vec![(
             "kind".into(),

@@ -412,6 +412,9 @@ async fn drift(slapd: &Slapd, dir: &std::path::Path, runs: usize) {
             r.owned,
             r.creates + r.updates + r.deletes + r.membership
         );
+        if let Some(e) = r.error.as_ref().or(r.blocked.as_ref()) {
+            println!("drift run {run} did not complete: {e}");
+        }
         checks.push(r.seconds);
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -300,9 +300,28 @@ async fn pass(
     let backend = target.backend.clone();
     let observer = tokio::spawn(async move {
         let tx = observed_tx;
-        let mut sink = |o: Observed| send_blocking(&tx, Ok(o));
+        if backend.observes_in_id_order() {
+            let mut sink = |o: Observed| send_blocking(&tx, Ok(o));
+            if let Err(e) = backend.observe(object_kind(kind), &mut sink).await {
+                let _ = tx.send(Err(format!("target: {e}"))).await;
+            }
+            return;
+        }
+        // The merge needs id order: collect, sort, then stream.
+        let mut all = Vec::new();
+        let mut sink = |o: Observed| {
+            all.push(o);
+            Ok(())
+        };
         if let Err(e) = backend.observe(object_kind(kind), &mut sink).await {
             let _ = tx.send(Err(format!("target: {e}"))).await;
+            return;
+        }
+        all.sort_unstable_by(|a, b| a.object.id.cmp(&b.object.id));
+        for o in all {
+            if tx.send(Ok(o)).await.is_err() {
+                return;
+            }
         }
     });
     let counter = compared.clone();

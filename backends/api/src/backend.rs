@@ -48,4 +48,12 @@ pub trait Backend: Send + Sync {
         kind: ObjectKind,
         sink: &mut ObservedSink<'_>,
     ) -> Result<(), BackendError>;
+
+    /// Whether `observe` delivers objects in ascending id order (as `str::cmp`
+    /// orders scimd's ids). A drift check merge-joins both sides in that order;
+    /// for a backend that cannot sort (LDAP without server-side sorting) it
+    /// sorts what was observed first, which costs memory in the target's size.
+    fn observes_in_id_order(&self) -> bool {
+        false
+    }
 }

@@ -112,6 +112,12 @@ impl Backend for SqlBackend {
         writer.apply(&self.pool, changes).await
     }
 
+    /// Rows come ordered by the key column, which holds scimd's ids (lower-case
+    /// UUIDs: every collation orders them as `str::cmp` does).
+    fn observes_in_id_order(&self) -> bool {
+        true
+    }
+
     async fn observe(
         &self,
         kind: ObjectKind,

@@ -1,6 +1,7 @@
 //! One drift check of one target: streams the desired state from the store and the
 //! owned objects from the target (`Backend::observe`) through bounded channels into
 //! the pure merge (`diff::merge`, on a blocking thread), then reports or repairs.
+//! A target that cannot observe in id order (LDAP) is collected and sorted first.
 //!
 //! A repair first plans the whole target (counting only, keeping the first few
 //! differences), refuses when the deletions would pass `max_delete_percent`, and only

@@ -123,7 +123,9 @@ fn inactive_user(current: &Current, id: &str) -> bool {
     )
 }
 
-/// The changes for one batch. `current` must hold every resource id the batch names.
+/// The changes for one batch. `current` must hold every resource id the batch names
+/// and, where `restore_memberships` is set, every member its deltas add (inactive
+/// ones are left out: their rows are gone from the target).
 pub fn plan(entries: &[JournalEntry], current: &Current, mapping: &ObjectMapping) -> Vec<Change> {
     let mut upserts: Vec<(ResourceKind, String)> = Vec::new();
     let mut deletes: Vec<(ResourceKind, String)> = Vec::new();

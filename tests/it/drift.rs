@@ -96,19 +96,6 @@ impl Target {
     }
 }
 
-async fn reconcile(d: &Daemon, dry_run: bool) -> DriftReport {
-    let mut reports = scimd::admin::request_reconcile(
-        &d.dir.path().join("admin.sock"),
-        Some("a"),
-        dry_run,
-        |_, _, _| {},
-    )
-    .await
-    .expect("reconcile answers");
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    reports.remove(0)
-}
-
 async fn id_of(reply: crate::support::Reply) -> String {
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     reply.body["id"].as_str().unwrap().to_owned()
@@ -161,7 +148,7 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
     // In sync once the journal is applied: nothing to do.
     let deadline = Instant::now() + Duration::from_secs(20);
     let clean = loop {
-        let r = reconcile(&d, true).await;
+        let r = d.drift_check(true).await;
         if r.differences_found() == 0 || Instant::now() > deadline {
             break r;
         }
@@ -188,7 +175,7 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
         .await;
     let before = t.users().await;
 
-    let report = reconcile(&d, true).await;
+    let report = d.drift_check(true).await;
     assert_eq!(report.mode, Mode::DryRun);
     assert_eq!(
         (
@@ -213,7 +200,7 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
     );
     assert_eq!(t.users().await, before, "a dry run wrote to the target");
 
-    let repair = reconcile(&d, false).await;
+    let repair = d.drift_check(false).await;
     assert!(repair.ok(), "{repair:?}");
     assert!(repair.repaired >= 4, "{repair:?}");
     let users = t.users().await;
@@ -227,7 +214,7 @@ async fn hand_edits_are_reported_then_repaired(target_url: &str, state_url: Opti
     let mut want = vec![(g.clone(), u1.clone()), (g.clone(), u2.clone())];
     want.sort();
     assert_eq!(t.members().await, want);
-    let again = reconcile(&d, true).await;
+    let again = d.drift_check(true).await;
     assert_eq!(again.differences_found(), 0, "{again:?}");
 
     // `scimd status` keeps the reports.
@@ -278,7 +265,7 @@ async fn threshold_blocks_wiping_the_target_after_a_misconfiguration() {
     let other = tempfile::tempdir().unwrap();
     let empty = format!("sqlite://{}/state.db", other.path().display());
     let d = Daemon::start_in(other, &empty, &extra).await;
-    let report = reconcile(&d, false).await;
+    let report = d.drift_check(false).await;
     assert_eq!(report.deletes, 5, "{report:?}");
     let why = report.blocked.clone().expect("the threshold refused");
     assert!(why.contains("max_delete_percent"), "{why}");

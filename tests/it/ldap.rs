@@ -328,19 +328,6 @@ fn check_config_names_the_key_of_each_ldap_problem() {
     }
 }
 
-async fn drift_check(d: &Daemon, dry_run: bool) -> scimd::drift::DriftReport {
-    let mut reports = scimd::admin::request_reconcile(
-        &d.dir.path().join("admin.sock"),
-        Some("a"),
-        dry_run,
-        |_, _, _| {},
-    )
-    .await
-    .expect("reconcile answers");
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    reports.remove(0)
-}
-
 /// Drift checks on a directory, which returns entries in its own order (not by id):
 /// in sync is no difference; a changed attribute and a removed member value are
 /// reported by a dry run and repaired; an entry scimd does not own stays untouched.
@@ -372,7 +359,7 @@ async fn drift_checks_report_and_repair_hand_edits_in_the_directory() {
     })
     .await;
     eventually(&slapd, PEOPLE, "(uid=u11)", "last user", |e| e.len() == 1).await;
-    let clean = drift_check(&d, true).await;
+    let clean = d.drift_check(true).await;
     assert_eq!(clean.error, None, "{clean:?}");
     assert_eq!(clean.differences_found(), 0, "{clean:?}");
     assert_eq!((clean.desired, clean.owned), (13, 13));
@@ -413,7 +400,7 @@ async fn drift_checks_report_and_repair_hand_edits_in_the_directory() {
     .success()
     .unwrap();
 
-    let report = drift_check(&d, true).await;
+    let report = d.drift_check(true).await;
     assert_eq!(report.error, None, "{report:?}");
     assert_eq!(
         (
@@ -425,7 +412,7 @@ async fn drift_checks_report_and_repair_hand_edits_in_the_directory() {
         (0, 1, 0, 1),
         "{report:?}"
     );
-    let repaired = drift_check(&d, false).await;
+    let repaired = d.drift_check(false).await;
     assert_eq!(repaired.error, None, "{repaired:?}");
     assert_eq!(repaired.failed, 0, "{repaired:?}");
     eventually(&slapd, PEOPLE, "(uid=u05)", "mail repaired", |e| {
@@ -439,6 +426,6 @@ async fn drift_checks_report_and_repair_hand_edits_in_the_directory() {
     let untouched = entries(&slapd, PEOPLE, "(uid=manual)").await;
     assert_eq!(untouched.len(), 1);
     assert_eq!(untouched[0].attrs["cn"], ["Manual Entry"]);
-    assert_eq!(drift_check(&d, true).await.differences_found(), 0);
+    assert_eq!(d.drift_check(true).await.differences_found(), 0);
     d.stop().await;
 }

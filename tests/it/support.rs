@@ -66,6 +66,20 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Runs a drift check of provider `a`'s only target over the admin socket.
+    pub async fn drift_check(&self, dry_run: bool) -> scimd::drift::DriftReport {
+        let mut reports = scimd::admin::request_reconcile(
+            &self.dir.path().join("admin.sock"),
+            Some("a"),
+            dry_run,
+            |_, _, _| {},
+        )
+        .await
+        .expect("reconcile answers");
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        reports.remove(0)
+    }
+
     /// Starts a daemon on SQLite in a fresh temporary directory.
     pub async fn start() -> Daemon {
         Self::start_with("").await
